@@ -1,0 +1,82 @@
+// swift-tools-version: 6.1
+//
+// NUMAHeap: a NUMA-aware memory allocator for Swift on Linux, after the Go
+// runtime's page heap. The concerns live in separate local packages under
+// Packages/ (each builds and tests alone); this root composes them into the
+// NUMAHeap module, the numaheap CLI, the size-class generator and its plugin.
+//
+// `swift test` here runs the root's tests *and* every local package's tests:
+// each package's test folder is declared again below as a root test target
+// (`packageTestTarget`), since SwiftPM runs only the root package's tests.
+import PackageDescription
+
+/// The local packages, in dependency order, with what each one's tests need.
+let localPackages: [(name: String, testDependencies: [String])] = [
+    ("Platform", []),
+    ("ArenaMap", ["Platform"]),
+    ("PageAlloc", ["Platform"]),
+    ("GCBits", ["Platform"]),
+    ("SpanCore", ["Platform"]),
+    ("Central", ["Platform", "SpanCore", "GCBits"]),
+    ("Scavenger", ["Platform", "PageAlloc"]),
+]
+
+func product(_ name: String) -> Target.Dependency {
+    .product(name: name, package: name)
+}
+
+/// A local package's own test folder, run again from the root.
+func packageTestTarget(_ name: String, _ extra: [String]) -> Target {
+    .testTarget(
+        name: "\(name)Tests",
+        dependencies: ([name] + extra).map(product),
+        path: "Packages/\(name)/Tests/\(name)Tests"
+    )
+}
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "NUMAHeap",
+    products: [
+        .library(name: "NUMAHeap", targets: ["NUMAHeap"]),
+        .library(name: "SizeClassGeneration", targets: ["SizeClassGeneration"]),
+        .executable(name: "numaheap", targets: ["numaheap"]),
+        .executable(name: "size-class-gen", targets: ["size-class-gen"]),
+        .plugin(name: "GenerateSizeClasses", targets: ["GenerateSizeClasses"]),
+    ],
+    dependencies: localPackages.map { .package(path: "Packages/\($0.name)") } + [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The composed heap.
+        .target(name: "NUMAHeap", dependencies: localPackages.map { product($0.name) }),
+
+        // Size classes: the algorithm (a library, so tests call it directly),
+        // the command-line generator, and the command plugin that runs it.
+        .target(name: "SizeClassGeneration"),
+        .executableTarget(name: "size-class-gen", dependencies: ["SizeClassGeneration", argumentParser]),
+        .plugin(
+            name: "GenerateSizeClasses",
+            capability: .command(
+                intent: .custom(
+                    verb: "generate-size-classes",
+                    description: "Regenerate SpanCore's size-class and divmagic tables (Go's mksizeclasses.go)."
+                ),
+                permissions: [
+                    .writeToPackageDirectory(reason: "Writes Packages/SpanCore/Sources/SpanCore/SizeClasses.generated.swift."),
+                ]
+            ),
+            dependencies: ["size-class-gen"]
+        ),
+
+        // The CLI: bench, topology, tables, stats.
+        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser]),
+
+        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap"]),
+        .testTarget(
+            name: "SizeClassGenerationTests",
+            dependencies: ["SizeClassGeneration", "size-class-gen", product("SpanCore")]
+        ),
+    ] + localPackages.map { packageTestTarget($0.name, $0.testDependencies) }
+)

@@ -1,0 +1,1 @@
+// ArenaMap — see Package.swift for this package's concern.

@@ -1,0 +1,1 @@
+// Central — see Package.swift for this package's concern.

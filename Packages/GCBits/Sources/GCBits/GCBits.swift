@@ -1,0 +1,1 @@
+// GCBits — see Package.swift for this package's concern.

@@ -1,0 +1,1 @@
+// PageAlloc — see Package.swift for this package's concern.

@@ -1,0 +1,81 @@
+// C shims for NUMAHeap. Everything here is something Swift cannot express
+// directly: variadic syscalls, `__thread` variables with the initial-exec TLS
+// model, and macros such as MAP_FAILED. None of it allocates.
+#ifndef NUMAHEAP_CPLATFORM_H
+#define NUMAHEAP_CPLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: Thread-local slots
+//
+// Each slot is one pointer-sized `__thread` variable with the initial-exec TLS
+// model, so an access compiles to a single %fs-relative load or store once the
+// `static inline` accessor is inlined into Swift. Slots are zero in a new
+// thread. Their meaning belongs to the layer that uses them (see
+// NUMAHEAP_TLS_* below); Platform only stores them.
+enum {
+    NUMAHEAP_TLS_CACHE = 0,      // Central: this thread's per-thread cache (mcache).
+    NUMAHEAP_TLS_SPAN_STASH = 1, // SpanCore: this thread's span-struct stash (mspancache).
+    NUMAHEAP_TLS_NODE = 2,       // NUMAHeap: this thread's node + 1 (0 = not yet known).
+    NUMAHEAP_TLS_SPARE = 3,      // Free for tests and future use.
+    NUMAHEAP_TLS_SLOT_COUNT = 4
+};
+
+extern __thread void *numaheap_tls_slots[NUMAHEAP_TLS_SLOT_COUNT]
+    __attribute__((tls_model("initial-exec")));
+
+static inline __attribute__((always_inline)) void *numaheap_tls_get(int slot) {
+    return numaheap_tls_slots[slot];
+}
+static inline __attribute__((always_inline)) void numaheap_tls_set(int slot, void *value) {
+    numaheap_tls_slots[slot] = value;
+}
+
+// MARK: Memory mapping
+//
+// Thin wrappers that return NULL (not MAP_FAILED) on failure and leave errno
+// set, so Swift needs no pointer-from-bit-pattern dance.
+
+/// Reserves `length` bytes of address space (PROT_NONE, MAP_NORESERVE) near `hint`.
+void *numaheap_mmap_reserve(void *hint, size_t length);
+/// Maps `length` bytes readable and writable, anonymous and private, near `hint`.
+void *numaheap_mmap_anonymous(void *hint, size_t length);
+/// Makes a reserved range readable and writable (mprotect). 0 or -1 with errno.
+int numaheap_commit(void *address, size_t length);
+/// Returns a range to PROT_NONE and drops its pages (mmap MAP_FIXED over it).
+int numaheap_decommit(void *address, size_t length);
+/// munmap. 0 or -1 with errno.
+int numaheap_unmap(void *address, size_t length);
+/// madvise. 0 or -1 with errno.
+int numaheap_madvise(void *address, size_t length, int advice);
+int numaheap_errno(void);
+
+// MARK: NUMA syscalls (variadic `syscall` in C; Swift cannot call it)
+
+long numaheap_mbind(void *address, unsigned long length, int mode,
+                    const unsigned long *nodemask, unsigned long maxnode, unsigned flags);
+long numaheap_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode,
+                            void *address, unsigned long flags);
+long numaheap_move_pages(int pid, unsigned long count, void **pages,
+                         const int *nodes, int *status, int flags);
+/// getcpu(2): the CPU and node the calling thread runs on now. 0 or -1.
+int numaheap_getcpu(unsigned *cpu, unsigned *node);
+long numaheap_gettid(void);
+
+// MARK: Errors
+/// Writes `length` bytes to fd 2, retrying on EINTR and short writes. Never allocates.
+void numaheap_write_stderr(const char *bytes, size_t length);
+/// abort(), declared noreturn for Swift.
+__attribute__((noreturn)) void numaheap_abort(void);
+/// sysconf(_SC_PAGESIZE).
+long sysconf_pagesize(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1 @@
+// Scavenger — see Package.swift for this package's concern.

@@ -1,0 +1,1 @@
+// SpanCore — see Package.swift for this package's concern.

@@ -1,0 +1,1 @@
+// NUMAHeap — composes the local packages into Heap and CollectedHeap.

@@ -1,0 +1,44 @@
+import CPlatform
+
+/// How `mbind(2)` places a range's pages on a node. Values are Linux's `MPOL_*`.
+public struct MemoryBindPolicy: RawRepresentable, Equatable, Hashable, Sendable {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    /// `MPOL_PREFERRED`: allocate on the node when it has free memory, elsewhere otherwise.
+    public static let preferred = MemoryBindPolicy(rawValue: 1)
+    /// `MPOL_BIND`: allocate on the node only (the allocation fails or reclaims otherwise).
+    public static let bind = MemoryBindPolicy(rawValue: 2)
+}
+
+extension SystemMemory {
+    /// The highest node number ``bindToNode(_:bytes:node:policy:)`` accepts, plus one
+    /// (Linux's usual `CONFIG_NODES_SHIFT` of 10).
+    @inlinable public static var maximumNodeCount: Int32 { 1024 }
+
+    /// `mbind(2)` of `[address, address + bytes)` to the single node `node` with
+    /// `policy` and no flags (no migration: call it before the pages are first
+    /// touched). The node mask lives on the stack; nothing is allocated.
+    ///
+    /// Returns `EINVAL` for a node outside `0..<maximumNodeCount` without making
+    /// the call.
+    @inline(never)
+    public static func bindToNode(
+        _ address: UnsafeMutableRawPointer, bytes: Int, node: Int32, policy: MemoryBindPolicy
+    ) -> Result<Void, SystemError> {
+        guard node >= 0, node < maximumNodeCount else {
+            return .failure(SystemError(call: "mbind", code: 22 /* EINVAL */))
+        }
+        // 1024 bits = 16 words.
+        var mask: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                   UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let rc = withUnsafeMutableBytes(of: &mask) { words -> Int in
+            let w = words.baseAddress!.assumingMemoryBound(to: UInt.self)
+            w[Int(node) / UInt.bitWidth] = 1 << UInt(Int(node) % UInt.bitWidth)
+            // The kernel reads maxnode - 1 bits; pass one more than the mask holds.
+            return numaheap_mbind(address, UInt(bytes), policy.rawValue, w,
+                                  UInt(maximumNodeCount) + 1, 0)
+        }
+        return rc == 0 ? .success(()) : .failure(SystemError(call: "mbind", code: numaheap_errno()))
+    }
+}

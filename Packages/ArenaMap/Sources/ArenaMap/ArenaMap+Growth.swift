@@ -26,6 +26,13 @@ public struct ArenaGrowth: Sendable, Equatable {
     /// same way); 0 bytes otherwise.
     public var leftoverBase: UInt
     public var leftoverBytes: Int
+
+    public init(base: UInt, bytes: Int, leftoverBase: UInt = 0, leftoverBytes: Int = 0) {
+        self.base = base
+        self.bytes = bytes
+        self.leftoverBase = leftoverBase
+        self.leftoverBytes = leftoverBytes
+    }
 }
 
 extension ArenaMap {

@@ -1,1 +1,0 @@
-// PageAlloc — see Package.swift for this package's concern.

@@ -1,1 +1,0 @@
-// Central — see Package.swift for this package's concern.

@@ -1,0 +1,144 @@
+import Platform
+import SpanCore
+import Synchronization
+
+/// One thread's cache of spans for one heap (Go's `mcache`): the span it
+/// allocates from for each span class, and its allocation counters.
+///
+/// ## Ownership
+/// Only the thread the cache belongs to reads or writes `spans`; a span listed
+/// here has `owner == address of this cache`. The counters are written by that
+/// thread without atomics and read racily by statistics (exact once the thread
+/// is quiescent, as Go's `mcache` stats are).
+///
+/// The record lives in memory the heap maps (never the Swift heap): a header
+/// followed by `spanClassCount` span pointers and `sizeClassCount` malloc and
+/// free counters.
+public struct ThreadCache: ~Copyable {
+    /// Current span per span class; the heap's empty sentinel span when none, so
+    /// the fast path needs no nil check (Go's `emptymspan`).
+    public let spans: UnsafeMutablePointer<SpanRef>
+    /// Objects allocated per size class (index 0: large allocations).
+    public let mallocs: UnsafeMutablePointer<Int>
+    /// Objects freed per size class by this thread (index 0: large frees).
+    public let frees: UnsafeMutablePointer<Int>
+    /// Bytes of large objects allocated and freed by this thread.
+    public var largeBytesAllocated: Int = 0
+    public var largeBytesFreed: Int = 0
+    public let spanClassCount: Int
+    public let sizeClassCount: Int
+    /// NUMA node whose central lists this cache refills from.
+    public var node: Int32
+    /// Link in the heap's list of caches (protected by the heap's cache-list lock).
+    public var nextCache: UnsafeMutableRawPointer?
+    /// Link in the thread's list of caches (one per heap it used; thread-private).
+    public var nextInThread: UnsafeMutableRawPointer?
+    /// Identity of the heap this cache belongs to (never reused across heaps).
+    public let heapID: UInt
+    /// True once the thread has exited or flushed for good; the heap recycles it.
+    public var retired: Bool = false
+
+    /// Bytes a cache record needs for the given class counts.
+    public static func recordBytes(spanClassCount: Int, sizeClassCount: Int) -> Int {
+        let header = (MemoryLayout<ThreadCache>.stride + 63) & ~63
+        return header + 8 * spanClassCount + 16 * sizeClassCount
+    }
+
+    /// Initialises a cache record in place at `address` (``recordBytes`` bytes of
+    /// zeroed, mapped memory); every span slot points at `empty`.
+    public static func initialize(at address: UnsafeMutableRawPointer, spanClassCount: Int, sizeClassCount: Int,
+                                  empty: SpanRef, node: Int32, heapID: UInt) -> UnsafeMutablePointer<ThreadCache> {
+        let header = (MemoryLayout<ThreadCache>.stride + 63) & ~63
+        let spans = (address + header).bindMemory(to: SpanRef.self, capacity: spanClassCount)
+        spans.initialize(repeating: empty, count: spanClassCount)
+        let counters = address + header + 8 * spanClassCount
+        let mallocs = counters.bindMemory(to: Int.self, capacity: 2 * sizeClassCount)
+        mallocs.initialize(repeating: 0, count: 2 * sizeClassCount)
+        let cache = address.bindMemory(to: ThreadCache.self, capacity: 1)
+        cache.initialize(to: ThreadCache(spans: spans, mallocs: mallocs, frees: mallocs + sizeClassCount,
+                                         spanClassCount: spanClassCount, sizeClassCount: sizeClassCount,
+                                         node: node, heapID: heapID))
+        return cache
+    }
+
+    @usableFromInline
+    init(spans: UnsafeMutablePointer<SpanRef>, mallocs: UnsafeMutablePointer<Int>, frees: UnsafeMutablePointer<Int>,
+         spanClassCount: Int, sizeClassCount: Int, node: Int32, heapID: UInt) {
+        self.spans = spans
+        self.mallocs = mallocs
+        self.frees = frees
+        self.spanClassCount = spanClassCount
+        self.sizeClassCount = sizeClassCount
+        self.node = node
+        self.heapID = heapID
+    }
+
+    /// The address other code compares against `Span.owner`.
+    @inlinable public mutating func ownerToken() -> UInt {
+        withUnsafeMutablePointer(to: &self) { UInt(bitPattern: $0) }
+    }
+}
+
+/// What a thread cache needs from the heap around it: the central list for a
+/// span class on the cache's node, and the span source behind it. The heap
+/// implements it with a small value pointing at its state, so calls specialise.
+public protocol CentralDirectory {
+    associatedtype Source: SpanSource
+    /// The central list of `spanClass` on `node`.
+    func central(_ spanClass: SpanClass, node: Int32) -> UnsafeMutablePointer<CentralList>
+    /// The span source for `node`.
+    func source(node: Int32) -> Source
+    /// The sentinel span with no free objects that empty cache slots point at.
+    var emptySpan: SpanRef { get }
+}
+
+extension ThreadCache {
+    /// The slow path of a small allocation (Go's `mcache.nextFree` + `refill`):
+    /// the address of a free object of `spanClass`, after sweeping the current
+    /// span's frees or swapping it for another span from the central list. Nil
+    /// when the heap cannot grow.
+    @inlinable
+    public mutating func nextFree<Directory: CentralDirectory>(_ spanClass: SpanClass,
+                                                               directory: Directory) -> UInt? {
+        let slot = spanClass.index
+        var span = spans[slot]
+        let empty = directory.emptySpan
+        if span != empty {
+            let index = span.pointee.nextFreeIndex()
+            if index < span.pointee.nelems { return span.pointee.objectAddress(index) }
+            // Exhausted: objects freed since the last sweep make it useful again.
+            if span.pointee.sweepFrees() > 0 {
+                span.pointee.needzero = true
+                let again = span.pointee.nextFreeIndex()
+                if again < span.pointee.nelems { return span.pointee.objectAddress(again) }
+            }
+            let home = span.pointee.node
+            directory.central(spanClass, node: home).pointee.uncacheSpan(span, source: directory.source(node: home))
+            spans[slot] = empty
+        }
+        guard let fresh = directory.central(spanClass, node: node).pointee
+            .cacheSpan(owner: ownerToken(), source: directory.source(node: node)) else { return nil }
+        spans[slot] = fresh
+        span = fresh
+        let index = span.pointee.nextFreeIndex()
+        if _slowPath(index >= span.pointee.nelems) {
+            FatalMessage("Central: span ").hex(UnsafeRawPointer(span)).text(" of class ")
+                .decimal(spanClass.sizeClass).text(" handed out with no free object").crash()
+        }
+        return span.pointee.objectAddress(index)
+    }
+
+    /// Returns every cached span to its central list (Go's `mcache.releaseAll`):
+    /// on thread exit, when the thread moves to another node, and on demand.
+    @inlinable
+    public mutating func flush<Directory: CentralDirectory>(directory: Directory) {
+        let empty = directory.emptySpan
+        for slot in 0..<spanClassCount {
+            let span = spans[slot]
+            if span == empty { continue }
+            spans[slot] = empty
+            directory.central(span.pointee.spanClass, node: span.pointee.node).pointee
+                .uncacheSpan(span, source: directory.source(node: span.pointee.node))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Glibc
+
+/// A `pthread_mutex_t` living in memory its owner mapped (never on the Swift heap).
+///
+/// NUMAHeap's locks live inside metadata it maps itself (the heap, each central
+/// list), so they cannot be `Synchronization.Mutex` values, which are tied to
+/// Swift storage. Uncontended lock+unlock measured ~6 ns here, against ~33 ns for
+/// `Mutex.withLock`; under contention the thread sleeps in the kernel instead of
+/// spinning, which matters on a 2-core machine.
+///
+/// A `RawLock` is a pointer: copies name the same lock. Its owner documents, next
+/// to the field, who may hold it and what it protects (see the Go runtime's lock
+/// comments for the model).
+public struct RawLock: @unchecked Sendable {
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    /// Bytes a lock needs; reserve this much (8-byte aligned) in mapped memory.
+    public static var byteCount: Int { MemoryLayout<pthread_mutex_t>.stride }
+
+    /// Initialises a lock in place at `address` (which must stay mapped while used).
+    public init(initializingAt address: UnsafeMutableRawPointer) {
+        mutex = address.bindMemory(to: pthread_mutex_t.self, capacity: 1)
+        let rc = pthread_mutex_init(mutex, nil)
+        if rc != 0 { FatalMessage("RawLock: pthread_mutex_init failed with ").decimal(Int(rc)).crash() }
+    }
+
+    /// A lock already initialised at `address`.
+    public init(existingAt address: UnsafeMutableRawPointer) {
+        mutex = address.assumingMemoryBound(to: pthread_mutex_t.self)
+    }
+
+    @inlinable public func lock() {
+        let rc = pthread_mutex_lock(mutex)
+        if _slowPath(rc != 0) { RawLock.failed("lock", rc) }
+    }
+
+    @inlinable public func unlock() {
+        let rc = pthread_mutex_unlock(mutex)
+        if _slowPath(rc != 0) { RawLock.failed("unlock", rc) }
+    }
+
+    /// Takes the lock if it is free; true when taken.
+    @inlinable public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+
+    /// Runs `body` holding the lock.
+    @inlinable public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+
+    /// Re-initialises the lock unlocked: for a child after `fork()`, where the
+    /// thread that held it no longer exists.
+    public func reinitialize() { pthread_mutex_init(mutex, nil) }
+
+    @usableFromInline @inline(never)
+    static func failed(_ what: StaticString, _ rc: Int32) -> Never {
+        FatalMessage("RawLock: pthread_mutex_").text(what).text(" failed with ").decimal(Int(rc)).crash()
+    }
+}

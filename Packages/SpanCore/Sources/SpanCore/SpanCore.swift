@@ -1,1 +1,0 @@
-// SpanCore — see Package.swift for this package's concern.

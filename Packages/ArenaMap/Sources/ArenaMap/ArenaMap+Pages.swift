@@ -19,7 +19,7 @@ extension ArenaMap {
     }
 
     @inlinable func _page(_ address: UInt) -> Int {
-        Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) >> UInt(_pageShift))
+        Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) &>> _pageShift)
     }
 
     // MARK: Span map (heap lock)

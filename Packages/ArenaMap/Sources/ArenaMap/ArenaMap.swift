@@ -199,8 +199,8 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     @inlinable @inline(__always)
     public func spanOf(_ address: UInt) -> UnsafeMutableRawPointer? {
         guard let arena = arenaOf(address) else { return nil }
-        let page = Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) >> UInt(_pageShift))
-        let spans = (arena._raw + HeapArena._headerBytes + (pagesPerArena >> 2))
+        let page = Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) &>> _pageShift)
+        let spans = (arena._raw + HeapArena._headerBytes + (ArenaLayout.heapArenaBytes &>> (_pageShift &+ 2)))
             .assumingMemoryBound(to: Atomic<UInt>.self)
         return UnsafeMutableRawPointer(bitPattern: spans[page].load(ordering: .acquiring))
     }
@@ -225,7 +225,7 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     @inlinable
     public func pageIndexOf(_ address: UInt) -> (arena: HeapArena, word: Int, mask: UInt64)? {
         guard let arena = arenaOf(address) else { return nil }
-        let page = Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) >> UInt(_pageShift))
+        let page = Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) &>> _pageShift)
         return (arena, page >> 6, 1 << UInt64(page & 63))
     }
 

@@ -71,7 +71,7 @@ let package = Package(
         ),
 
         // The CLI: bench, topology, tables, stats.
-        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser]),
+        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser, .product(name: "SpanCore", package: "SpanCore")]),
 
         .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap"]),
         .testTarget(

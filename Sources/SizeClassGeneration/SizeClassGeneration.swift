@@ -1,1 +1,0 @@
-// The size-class algorithm of Go 1.14 mksizeclasses.go.

@@ -1,0 +1,178 @@
+import ArenaMap
+import Central
+import Synchronization
+import Platform
+import SpanCore
+
+extension Heap {
+    /// Returns a block to the heap. Any thread may free any block.
+    ///
+    /// A pointer this heap did not return — foreign, interior, already freed —
+    /// stops the process with a message naming it; nothing is corrupted.
+    
+    public func deallocate(_ pointer: UnsafeMutableRawPointer) {
+        let address = UInt(bitPattern: pointer)
+        let (span, index) = resolve(address, operation: "deallocate")
+        if _slowPath(span.pointee.spanClass.sizeClass == 0) {
+            freeLarge(span)
+            return
+        }
+        let cache = HeapState.currentCache(state)
+        let sizeClass = span.pointee.spanClass.sizeClass
+        if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
+            if let refusal = span.pointee.freeLocal(index) { Heap.refused(refusal, address, span, "deallocate") }
+        } else {
+            freeRemote(span, index: index, address: address)
+        }
+        cache.pointee.frees[sizeClass] &+= 1
+    }
+
+    /// A free by a thread that does not own the span.
+    @inline(never)
+    func freeRemote(_ span: SpanRef, index: Int, address: UInt) {
+        switch span.pointee.freeRemote(index) {
+        case .failure(let refusal):
+            Heap.refused(refusal, address, span, "deallocate")
+        case .success(let pending):
+            if span.pointee.owner.load(ordering: .sequentiallyConsistent) == 0
+                && CentralList.needsNotice(span, pending: pending) {
+                let directory = HeapDirectory(state: state)
+                directory.central(span.pointee.spanClass, node: span.pointee.node).pointee
+                    .remoteFreeNoticed(span, source: directory.source(node: span.pointee.node))
+            }
+        }
+    }
+
+    /// Frees a large block's span (Go's `freeSpan` for a large object).
+    @inline(never)
+    func freeLarge(_ span: SpanRef) {
+        let cache = HeapState.currentCache(state)
+        cache.pointee.frees[0] &+= 1
+        cache.pointee.largeBytesFreed &+= span.pointee.elemSize
+        NodeSpanSource(state: state, node: Int(span.pointee.node)).freeSpan(span)
+    }
+
+    /// The span and object index of a block's base address; stops the process
+    /// with a precise message when `address` is not a live block of this heap.
+    @inline(__always)
+    func resolve(_ address: UInt, operation: StaticString) -> (SpanRef, Int) {
+        guard let raw = state.pointee.arenas.spanOf(address) else {
+            Heap.notOurs(address, operation)
+        }
+        let span = raw.assumingMemoryBound(to: Span.self)
+        if _slowPath(span.pointee.state.load(ordering: .acquiring) != SpanState.inUse.rawValue
+                        || !span.pointee.contains(address)) {
+            Heap.freedSpan(address, span, operation)
+        }
+        let index = span.pointee.objectIndex(of: address)
+        if _slowPath(span.pointee.objectAddress(index) != address) {
+            Heap.interior(address, span, index, operation)
+        }
+        return (span, index)
+    }
+
+    @inline(never)
+    static func notOurs(_ address: UInt, _ operation: StaticString) -> Never {
+        FatalMessage("NUMAHeap: ").text(operation).text("(").hex(address)
+            .text("): invalid pointer: not allocated by this heap").crash()
+    }
+
+    @inline(never)
+    static func freedSpan(_ address: UInt, _ span: SpanRef, _ operation: StaticString) -> Never {
+        FatalMessage("NUMAHeap: ").text(operation).text("(").hex(address)
+            .text("): pointer into freed memory (double free of a large block, or use after free); the span at ")
+            .hex(span.pointee.startAddress).text(" is not in use").crash()
+    }
+
+    @inline(never)
+    static func interior(_ address: UInt, _ span: SpanRef, _ index: Int, _ operation: StaticString) -> Never {
+        FatalMessage("NUMAHeap: ").text(operation).text("(").hex(address)
+            .text("): interior pointer: ").decimal(Int(address - span.pointee.objectAddress(index)))
+            .text(" bytes into the block at ").hex(span.pointee.objectAddress(index))
+            .text(" of size ").decimal(span.pointee.elemSize).crash()
+    }
+
+    @inline(never)
+    static func refused(_ refusal: FreeRefusal, _ address: UInt, _ span: SpanRef, _ operation: StaticString) -> Never {
+        switch refusal {
+        case .alreadyFreed:
+            FatalMessage("NUMAHeap: ").text(operation).text("(").hex(address)
+                .text("): double free of a block of size ").decimal(span.pointee.elemSize).crash()
+        case .notAllocated:
+            FatalMessage("NUMAHeap: ").text(operation).text("(").hex(address)
+                .text("): block of size ").decimal(span.pointee.elemSize)
+                .text(" is not allocated (double free, or a pointer never returned by allocate)").crash()
+        }
+    }
+
+    // MARK: Queries
+
+    /// Resizes a block, in place when its size class (or large span) still fits;
+    /// otherwise moves it, copying the smaller of the two sizes, and frees the old one.
+    public func reallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) throws(HeapError) -> UnsafeMutableRawPointer {
+        let address = UInt(bitPattern: pointer)
+        let (span, index) = resolve(address, operation: "reallocate")
+        guard byteCount >= 0, byteCount <= Heap.maximumByteCount else { throw .invalidSize(byteCount) }
+        // A live check: the block must be allocated, not freed.
+        if span.pointee.spanClass.sizeClass != 0 {
+            let w = index >> 6
+            let mask: UInt64 = 1 << UInt64(index & 63)
+            let allocated = span.pointee.allocBits[w].load(ordering: .relaxed) & mask != 0
+                || index < span.pointee.freeindex.load(ordering: .acquiring)
+            let freed = (span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0)
+                || (span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: HeapState.currentCache(state))
+                    && span.pointee.localFreeBits[w] & mask != 0)
+            if !allocated || freed { Heap.refused(freed ? .alreadyFreed : .notAllocated, address, span, "reallocate") }
+        }
+        let usable = span.pointee.elemSize
+        let size = max(byteCount, 1)
+        let fitsInPlace: Bool
+        if span.pointee.spanClass.sizeClass == 0 {
+            let pageSize = state.pointee.pageSize
+            fitsInPlace = (size + pageSize - 1) / pageSize == span.pointee.pageCount
+        } else {
+            fitsInPlace = size <= usable && SizeClassTable.sizeClass(for: size) == span.pointee.spanClass.sizeClass
+        }
+        if fitsInPlace { return pointer }
+        let fresh = try allocate(byteCount: size, alignment: 16)
+        fresh.copyMemory(from: pointer, byteCount: min(usable, size))
+        deallocate(pointer)
+        return fresh
+    }
+
+    /// Bytes usable in the block at `pointer` (its size class's size, or its
+    /// span's pages for a large block): at least what was requested.
+    public func usableSize(of pointer: UnsafeRawPointer) -> Int {
+        let (span, _) = resolve(UInt(bitPattern: pointer), operation: "usableSize")
+        return span.pointee.elemSize
+    }
+
+    /// True when `pointer` is the base of a block in a span this heap has in use
+    /// (it does not tell whether that block is currently allocated).
+    public func owns(_ pointer: UnsafeRawPointer) -> Bool {
+        let address = UInt(bitPattern: pointer)
+        guard let raw = state.pointee.arenas.spanOf(address) else { return false }
+        let span = raw.assumingMemoryBound(to: Span.self)
+        guard span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue,
+              span.pointee.contains(address) else { return false }
+        return span.pointee.objectAddress(span.pointee.objectIndex(of: address)) == address
+    }
+
+    /// NUMA node of the memory at `pointer`, from the arena map (no system call);
+    /// nil when the heap did not map it.
+    public func node(of pointer: UnsafeRawPointer) -> Int? {
+        state.pointee.arenas.nodeOf(UInt(bitPattern: pointer)).map { Int($0) }
+    }
+
+    /// Returns this thread's cached spans to their central lists (Go's
+    /// `mcache.releaseAll`), so that statistics and other threads see them.
+    public func flushThreadCache() {
+        guard let cache = HeapState.existingCache(state) else { return }
+        cache.pointee.flush(directory: HeapDirectory(state: state))
+    }
+
+    /// Returns free memory to the system now and reports the bytes released.
+    /// (The scavenger, which does this, is not built yet: returns 0.)
+    @discardableResult
+    public func releaseFreeMemory() -> Int { 0 }
+}

@@ -1,0 +1,62 @@
+/// How a ``Heap`` behaves. Every option has a default that suits a general-purpose
+/// allocator; `HeapConfiguration()` is the configuration of ``Heap/shared``.
+public struct HeapConfiguration: Sendable, Equatable {
+    /// Where memory is placed on a NUMA machine.
+    public enum NUMAPolicy: Sendable, Equatable {
+        /// Each thread allocates from the node of the CPU it runs on.
+        case automatic
+        /// One heap for the whole machine; no `mbind` calls.
+        case disabled
+        /// Every allocation from `node`.
+        case bind(node: Int)
+        /// Spans placed round-robin across nodes.
+        case interleave
+    }
+
+    /// The background scavenger that returns free memory to the system.
+    public enum Scavenging: Sendable, Equatable {
+        /// Keep retained memory ≤ in-use × (1 + retainExtraPercent / 100).
+        case background(retainExtraPercent: Int)
+        /// Never release memory in the background (``Heap/releaseFreeMemory()`` still does).
+        case disabled
+    }
+
+    /// How free pages are returned to the system.
+    public enum ReleaseMethod: Sendable, Equatable {
+        /// `MADV_DONTNEED`: RSS drops at once; released pages read as zero.
+        case dontNeed
+        /// `MADV_FREE`: the kernel reclaims lazily under memory pressure.
+        case free
+    }
+
+    /// Transparent huge pages for the heap's arenas.
+    public enum TransparentHugePages: Sendable, Equatable {
+        /// The system's setting.
+        case `default`
+        /// `MADV_HUGEPAGE` on arenas.
+        case always
+        /// `MADV_NOHUGEPAGE` on arenas.
+        case never
+    }
+
+    public var numaPolicy: NUMAPolicy = .automatic
+    public var scavenging: Scavenging = .background(retainExtraPercent: 10)
+    public var releaseMethod: ReleaseMethod = .dontNeed
+    public var transparentHugePages: TransparentHugePages = .default
+    /// The most address space the heap may reserve for its arenas, in bytes
+    /// (nil: no limit beyond the system's). Reaching it makes allocations throw
+    /// ``HeapError/outOfMemory(requested:)``.
+    public var addressSpaceLimit: Int? = nil
+
+    public init(numaPolicy: NUMAPolicy = .automatic,
+                scavenging: Scavenging = .background(retainExtraPercent: 10),
+                releaseMethod: ReleaseMethod = .dontNeed,
+                transparentHugePages: TransparentHugePages = .default,
+                addressSpaceLimit: Int? = nil) {
+        self.numaPolicy = numaPolicy
+        self.scavenging = scavenging
+        self.releaseMethod = releaseMethod
+        self.transparentHugePages = transparentHugePages
+        self.addressSpaceLimit = addressSpaceLimit
+    }
+}

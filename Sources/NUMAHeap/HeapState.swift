@@ -1,0 +1,205 @@
+import ArenaMap
+import Central
+import PageAlloc
+import Platform
+import SpanCore
+import Synchronization
+
+/// Everything a ``Heap`` owns, in one mapping of its own (never the Swift heap):
+/// the arena map shared by all nodes, the per-node page heaps and central lists,
+/// the thread-cache records, and the counters of retired caches.
+///
+/// ## Locks (acquire in this order; never the reverse)
+/// 1. a central list's lock (``CentralList``)
+/// 2. a node's lock (``NodeHeap``)
+/// 3. `arenaLock`: protects `arenas`' writers that are not node-local (reserving
+///    arenas, the hint list); span-map and page-bitmap writes for a node's pages
+///    are made under that node's lock, reads need no lock.
+/// `cacheLock` protects the cache pool, the list of all caches and the retired
+/// counters; it is taken alone, or inside the registry lock (``HeapRegistry``).
+struct HeapState: ~Copyable {
+    /// Never reused by another heap in this process.
+    let id: UInt
+    /// Link in ``HeapRegistry/liveHeaps`` (registry lock).
+    var nextLive: UnsafeMutablePointer<HeapState>? = nil
+    let configuration: HeapConfiguration
+    let pageSize: Int
+    let spanClassCount: Int
+    let sizeClassCount: Int
+
+    var arenas: ArenaMap<SystemAddressSpace>
+    let arenaLock: RawLock
+
+    let nodeCount: Int
+    let nodes: UnsafeMutablePointer<NodeHeap>
+    /// Span with no objects that empty cache slots point at (Go's `emptymspan`).
+    let emptySpan: SpanRef
+
+    let cacheLock: RawLock
+    /// Every cache record of this heap, live or retired (`nextCache` links).
+    var allCaches: UnsafeMutablePointer<ThreadCache>? = nil
+    /// Retired records ready for reuse (`nextInThread` links while retired).
+    var retiredCaches: UnsafeMutablePointer<ThreadCache>? = nil
+    var cacheBumpNext: UInt = 0
+    var cacheBumpEnd: UInt = 0
+    var cacheMappedBytes: Int = 0
+    /// Counters folded in from retired caches: mallocs then frees per size class.
+    let retiredCounters: UnsafeMutablePointer<Int>
+    var retiredLargeBytesAllocated: Int = 0
+    var retiredLargeBytesFreed: Int = 0
+
+    /// The mapping holding this struct and its arrays.
+    let mappingBase: UnsafeMutableRawPointer
+    let mappingBytes: Int
+}
+
+extension HeapState {
+    /// Maps and initialises a heap's state. Nil when memory cannot be mapped.
+    static func create(configuration: HeapConfiguration, nodeCount: Int) -> UnsafeMutablePointer<HeapState>? {
+        let pageSize = SizeClassTable.pageSize
+        let sizeClassCount = SizeClassTable.count
+        let spanClassCount = SpanClass.count(sizeClasses: sizeClassCount)
+        func round(_ n: Int) -> Int { (n + 63) & ~63 }
+        let lockBytes = round(RawLock.byteCount)
+        var layout = 0
+        let stateOffset = layout; layout += round(MemoryLayout<HeapState>.stride)
+        let nodesOffset = layout; layout += round(MemoryLayout<NodeHeap>.stride * nodeCount)
+        let centralOffset = layout; layout += round(MemoryLayout<CentralList>.stride * spanClassCount * nodeCount)
+        let locksOffset = layout; layout += lockBytes * (nodeCount * (spanClassCount + 1) + 2)
+        let emptyOffset = layout; layout += round(MemoryLayout<Span>.stride) + 3 * 8
+        let countersOffset = layout; layout += round(8 * 2 * sizeClassCount)
+        let bytes = (layout + SystemMemory.physicalPageSize - 1) & ~(SystemMemory.physicalPageSize - 1)
+        guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
+        let arenas: ArenaMap<SystemAddressSpace>
+        do {
+            arenas = try ArenaMap(space: SystemAddressSpace(), pageSize: pageSize,
+                                  addressSpaceLimit: configuration.addressSpaceLimit ?? Int.max)
+        } catch {
+            _ = SystemMemory.unmap(base, bytes: bytes)
+            return nil
+        }
+
+        var nextLock = base + locksOffset
+        func lockStorage() -> UnsafeMutableRawPointer { defer { nextLock += lockBytes }; return nextLock }
+
+        let centrals = (base + centralOffset).bindMemory(to: CentralList.self, capacity: spanClassCount * nodeCount)
+        let nodes = (base + nodesOffset).bindMemory(to: NodeHeap.self, capacity: nodeCount)
+        for n in 0..<nodeCount {
+            let mine = centrals + n * spanClassCount
+            for c in 0..<spanClassCount {
+                let spanClass = SpanClass(rawValue: UInt8(c))
+                let pages = spanClass.sizeClass == 0 ? 0 : SizeClassTable.pages(of: spanClass.sizeClass)
+                (mine + c).initialize(to: CentralList(spanClass: spanClass, pagesPerSpan: pages, lockStorage: lockStorage()))
+            }
+            (nodes + n).initialize(to: NodeHeap(node: Int32(n), pageSize: pageSize, lockStorage: lockStorage(), central: mine))
+        }
+        let emptyRaw = base + emptyOffset
+        let empty = emptyRaw.bindMemory(to: Span.self, capacity: 1)
+        empty.initialize(to: Span(bitmaps: emptyRaw + round(MemoryLayout<Span>.stride), bitmapWords: 1, recordBucket: 0))
+
+        let state = (base + stateOffset).bindMemory(to: HeapState.self, capacity: 1)
+        state.initialize(to: HeapState(
+            id: HeapRegistry.nextHeapID.add(1, ordering: .relaxed).oldValue,
+            configuration: configuration,
+            pageSize: pageSize,
+            spanClassCount: spanClassCount,
+            sizeClassCount: sizeClassCount,
+            arenas: arenas,
+            arenaLock: RawLock(initializingAt: lockStorage()),
+            nodeCount: nodeCount,
+            nodes: nodes,
+            emptySpan: empty,
+            cacheLock: RawLock(initializingAt: lockStorage()),
+            retiredCounters: (base + countersOffset).bindMemory(to: Int.self, capacity: 2 * sizeClassCount),
+            mappingBase: base,
+            mappingBytes: bytes))
+        return state
+    }
+
+    /// Tears down a heap's state: every page, span record and cache record it
+    /// mapped goes back to the system. No thread may use the heap any more.
+    static func destroy(_ state: UnsafeMutablePointer<HeapState>) {
+        let base = state.pointee.mappingBase
+        let bytes = state.pointee.mappingBytes
+        for n in 0..<state.pointee.nodeCount {
+            let node = state.pointee.nodes + n
+            for c in 0..<state.pointee.spanClassCount { (node.pointee.central + c).deinitialize(count: 1) }
+            node.deinitialize(count: 1)
+        }
+        state.deinitialize(count: 1)
+        _ = SystemMemory.unmap(base, bytes: bytes)
+    }
+
+    // MARK: Thread caches
+
+    /// A cache record for the calling thread, from the retired pool or new memory.
+    static func newCache(_ state: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ThreadCache> {
+        state.pointee.cacheLock.lock()
+        defer { state.pointee.cacheLock.unlock() }
+        let node: Int32 = 0
+        if let reused = state.pointee.retiredCaches {
+            state.pointee.retiredCaches = reused.pointee.nextInThread?.assumingMemoryBound(to: ThreadCache.self)
+            reused.pointee.nextInThread = nil
+            reused.pointee.retired = false
+            reused.pointee.node = node
+            return reused
+        }
+        let bytes = ThreadCache.recordBytes(spanClassCount: state.pointee.spanClassCount,
+                                            sizeClassCount: state.pointee.sizeClassCount)
+        if state.pointee.cacheBumpNext + UInt(bytes) > state.pointee.cacheBumpEnd {
+            let chunk = max(bytes, 64 << 10)
+            guard case .success(let memory) = SystemMemory.mapAnonymous(bytes: chunk) else {
+                FatalMessage("NUMAHeap: cannot map ").decimal(chunk).text(" bytes for thread caches").crash()
+            }
+            state.pointee.cacheMappedBytes += chunk
+            state.pointee.cacheBumpNext = UInt(bitPattern: memory)
+            state.pointee.cacheBumpEnd = state.pointee.cacheBumpNext + UInt(chunk)
+        }
+        let raw = UnsafeMutableRawPointer(bitPattern: state.pointee.cacheBumpNext)!
+        state.pointee.cacheBumpNext += UInt(bytes)
+        let cache = ThreadCache.initialize(at: raw, spanClassCount: state.pointee.spanClassCount,
+                                           sizeClassCount: state.pointee.sizeClassCount,
+                                           empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id)
+        cache.pointee.nextCache = state.pointee.allCaches.map { UnsafeMutableRawPointer($0) }
+        state.pointee.allCaches = cache
+        return cache
+    }
+
+    /// Flushes a cache whose thread exited and moves it to the retired pool,
+    /// folding its counters into the heap's.
+    static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
+        cache.pointee.flush(directory: HeapDirectory(state: state))
+        state.pointee.cacheLock.lock()
+        let n = state.pointee.sizeClassCount
+        for c in 0..<n {
+            state.pointee.retiredCounters[c] += cache.pointee.mallocs[c]
+            state.pointee.retiredCounters[n + c] += cache.pointee.frees[c]
+            cache.pointee.mallocs[c] = 0
+            cache.pointee.frees[c] = 0
+        }
+        state.pointee.retiredLargeBytesAllocated += cache.pointee.largeBytesAllocated
+        state.pointee.retiredLargeBytesFreed += cache.pointee.largeBytesFreed
+        cache.pointee.largeBytesAllocated = 0
+        cache.pointee.largeBytesFreed = 0
+        cache.pointee.retired = true
+        cache.pointee.nextInThread = state.pointee.retiredCaches.map { UnsafeMutableRawPointer($0) }
+        state.pointee.retiredCaches = cache
+        state.pointee.cacheLock.unlock()
+    }
+}
+
+/// The heap as Central sees it: central lists per node and the node's span source.
+struct HeapDirectory: CentralDirectory {
+    let state: UnsafeMutablePointer<HeapState>
+
+    @inline(__always)
+    func central(_ spanClass: SpanClass, node: Int32) -> UnsafeMutablePointer<CentralList> {
+        state.pointee.nodes[Int(node)].central + spanClass.index
+    }
+
+    @inline(__always)
+    func source(node: Int32) -> NodeSpanSource { NodeSpanSource(state: state, node: Int(node)) }
+
+    @inline(__always)
+    var emptySpan: SpanRef { state.pointee.emptySpan }
+}

@@ -1,0 +1,124 @@
+import Central
+import PageAlloc
+import Platform
+import SpanCore
+
+/// A snapshot of a heap's memory, after Go's `runtime.MemStats`.
+///
+/// Object counts come from per-thread counters read without stopping the
+/// threads: exact when no thread is allocating, approximate (by the operations
+/// in flight) otherwise. Page figures are read under each node's lock.
+public struct HeapStatistics: Sendable, Equatable {
+    /// One size class's objects.
+    public struct SizeClass: Sendable, Equatable {
+        /// Object size of the class.
+        public var size: Int
+        /// Objects allocated over the heap's life (Go's `BySize[i].Mallocs`).
+        public var mallocs: Int
+        /// Objects freed (Go's `BySize[i].Frees`).
+        public var frees: Int
+        /// Objects allocated now.
+        public var liveObjects: Int { mallocs - frees }
+        /// Bytes of live objects (object size × live objects).
+        public var liveBytes: Int { size * liveObjects }
+    }
+
+    /// One NUMA node's pages.
+    public struct Node: Sendable, Equatable {
+        public var node: Int
+        /// Bytes of arena memory committed (Go's `HeapSys`, per node).
+        public var mappedBytes: Int
+        /// Bytes in spans in use (Go's `HeapInuse`).
+        public var inUseBytes: Int
+        /// Bytes of free pages still backed by memory (Go's `HeapIdle − HeapReleased`).
+        public var idleBytes: Int
+        /// Bytes of free pages returned to the system (Go's `HeapReleased`).
+        public var releasedBytes: Int
+        /// Spans in use.
+        public var spans: Int
+    }
+
+    /// Per size class, index = size class (class 0, large objects, has size 0).
+    public var sizeClasses: [SizeClass]
+    /// Per NUMA node.
+    public var nodes: [Node]
+    /// Large objects (a span each) allocated and freed over the heap's life.
+    public var largeMallocs: Int
+    public var largeFrees: Int
+    /// Bytes of live large objects (whole pages).
+    public var largeLiveBytes: Int
+    /// Bytes of the heap's own metadata mappings (state, span records, thread caches).
+    public var metadataBytes: Int
+
+    /// Bytes of arena memory committed, all nodes.
+    public var mappedBytes: Int { nodes.reduce(0) { $0 + $1.mappedBytes } }
+    /// Bytes in spans in use, all nodes.
+    public var inUseBytes: Int { nodes.reduce(0) { $0 + $1.inUseBytes } }
+    /// Free bytes still backed by memory, all nodes.
+    public var idleBytes: Int { nodes.reduce(0) { $0 + $1.idleBytes } }
+    /// Free bytes returned to the system, all nodes.
+    public var releasedBytes: Int { nodes.reduce(0) { $0 + $1.releasedBytes } }
+    /// Live objects, small and large (Go's `HeapObjects`).
+    public var liveObjects: Int {
+        sizeClasses.dropFirst().reduce(0) { $0 + $1.liveObjects } + largeMallocs - largeFrees
+    }
+    /// Bytes of live objects at their class sizes, small and large (Go's `HeapAlloc`).
+    public var liveBytes: Int { sizeClasses.dropFirst().reduce(0) { $0 + $1.liveBytes } + largeLiveBytes }
+    /// Objects allocated over the heap's life.
+    public var mallocs: Int { sizeClasses.dropFirst().reduce(0) { $0 + $1.mallocs } + largeMallocs }
+    /// Objects freed over the heap's life.
+    public var frees: Int { sizeClasses.dropFirst().reduce(0) { $0 + $1.frees } + largeFrees }
+}
+
+extension Heap {
+    /// A snapshot of the heap's statistics.
+    public var statistics: HeapStatistics {
+        let s = state
+        let n = s.pointee.sizeClassCount
+        var mallocs = [Int](repeating: 0, count: n)
+        var frees = [Int](repeating: 0, count: n)
+        var largeAllocated = 0
+        var largeFreed = 0
+        s.pointee.cacheLock.lock()
+        for c in 0..<n {
+            mallocs[c] = s.pointee.retiredCounters[c]
+            frees[c] = s.pointee.retiredCounters[n + c]
+        }
+        largeAllocated = s.pointee.retiredLargeBytesAllocated
+        largeFreed = s.pointee.retiredLargeBytesFreed
+        var link = s.pointee.allCaches
+        while let cache = link {
+            if !cache.pointee.retired {
+                for c in 0..<n {
+                    mallocs[c] += cache.pointee.mallocs[c]
+                    frees[c] += cache.pointee.frees[c]
+                }
+                largeAllocated += cache.pointee.largeBytesAllocated
+                largeFreed += cache.pointee.largeBytesFreed
+            }
+            link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)
+        }
+        let metadata = s.pointee.mappingBytes + s.pointee.cacheMappedBytes
+        s.pointee.cacheLock.unlock()
+
+        var nodes: [HeapStatistics.Node] = []
+        var spanRecordBytes = 0
+        for i in 0..<s.pointee.nodeCount {
+            let h = s.pointee.nodes + i
+            h.pointee.lock.lock()
+            let page = s.pointee.pageSize
+            let released = h.pointee.pages.scavengedPages * page
+            let free = h.pointee.pages.freePages * page
+            nodes.append(HeapStatistics.Node(
+                node: i, mappedBytes: h.pointee.committedBytes, inUseBytes: h.pointee.pagesInUse * page,
+                idleBytes: free - released, releasedBytes: released, spans: h.pointee.spansInUse))
+            spanRecordBytes += h.pointee.spanRecords.mappedBytes
+            h.pointee.lock.unlock()
+        }
+        let classes = (0..<n).map { c in
+            HeapStatistics.SizeClass(size: c == 0 ? 0 : SizeClassTable.size(of: c), mallocs: mallocs[c], frees: frees[c])
+        }
+        return HeapStatistics(sizeClasses: classes, nodes: nodes, largeMallocs: mallocs[0], largeFrees: frees[0],
+                              largeLiveBytes: largeAllocated - largeFreed, metadataBytes: metadata + spanRecordBytes)
+    }
+}

@@ -1,1 +1,0 @@
-// NUMAHeap — composes the local packages into Heap and CollectedHeap.

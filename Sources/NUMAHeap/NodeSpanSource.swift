@@ -1,0 +1,98 @@
+import ArenaMap
+import Central
+import PageAlloc
+import Platform
+import SpanCore
+
+/// One node's page heap as a ``SpanSource``: Go's `mheap.alloc`/`allocSpan`,
+/// `mheap.grow` and `mheap.freeSpan`. A small value pointing at the heap's
+/// state, so Central's generic calls specialise and nothing is retained.
+struct NodeSpanSource: SpanSource {
+    let state: UnsafeMutablePointer<HeapState>
+    let node: Int
+
+    @inline(__always) var heap: UnsafeMutablePointer<NodeHeap> { state.pointee.nodes + node }
+
+    func allocateSpan(pages: Int, spanClass: SpanClass) -> SpanRef? {
+        let size = spanClass.sizeClass == 0 ? pages * state.pointee.pageSize : SizeClassTable.size(of: spanClass.sizeClass)
+        return allocate(pages: pages, alignmentPages: 1, spanClass: spanClass, elemSize: size)
+    }
+
+    /// A span of `pages` pages whose base is a multiple of `alignmentPages`
+    /// pages (a power of two), initialised for `spanClass`. Over-allocates and
+    /// trims for alignments above a page, as the design says for large aligned
+    /// blocks.
+    func allocate(pages: Int, alignmentPages: Int, spanClass: SpanClass, elemSize: Int) -> SpanRef? {
+        let h = heap
+        let pageSize = state.pointee.pageSize
+        h.pointee.lock.lock()
+        defer { h.pointee.lock.unlock() }
+        let ask = pages + alignmentPages - 1
+        var found = h.pointee.pages.allocate(pages: ask)
+        if found == nil {
+            guard grow(pages: ask) else { return nil }
+            found = h.pointee.pages.allocate(pages: ask)
+        }
+        guard var (base, _) = found else { return nil }
+        if alignmentPages > 1 {
+            let alignBytes = UInt(alignmentPages * pageSize)
+            let aligned = (base + alignBytes - 1) & ~(alignBytes - 1)
+            let head = Int(aligned - base) / pageSize
+            let tail = ask - head - pages
+            if head > 0 { h.pointee.pages.free(base: base, pages: head) }
+            if tail > 0 { h.pointee.pages.free(base: aligned + UInt(pages * pageSize), pages: tail) }
+            base = aligned
+        }
+        let bytes = pages * pageSize
+        let needzero = state.pointee.arenas.allocNeedsZero(base: base, bytes: bytes)
+        let objects = spanClass.sizeClass == 0 ? 1 : bytes / elemSize
+        guard let span = h.pointee.spanRecords.allocate(objects: objects) else {
+            h.pointee.pages.free(base: base, pages: pages)
+            return nil
+        }
+        span.pointee.initialize(start: base, pageCount: pages, pageSize: pageSize, spanClass: spanClass,
+                                elemSize: elemSize, node: Int32(node), needzero: needzero)
+        state.pointee.arenas.setSpan(base: base, pages: pages, span: UnsafeMutableRawPointer(span))
+        state.pointee.arenas.setPageInUse(base)
+        h.pointee.pagesInUse += pages
+        h.pointee.spansInUse += 1
+        return span
+    }
+
+    /// Adds at least `pages` free pages to the node's page allocator (Go's
+    /// `mheap.grow`): whole 4 MiB chunks, committed, from the node's current
+    /// arena, reserving new 64 MiB arenas when it runs out. Node lock held.
+    func grow(pages: Int) -> Bool {
+        let h = heap
+        let chunkBytes = 512 * state.pointee.pageSize
+        let ask = (pages * state.pointee.pageSize + chunkBytes - 1) / chunkBytes * chunkBytes
+        state.pointee.arenaLock.lock()
+        let result = state.pointee.arenas.grow(&h.pointee.arenaCursor, bytes: ask, node: Int32(node))
+        state.pointee.arenaLock.unlock()
+        guard case .success(let growth) = result else { return false }
+        if growth.leftoverBytes > 0 {
+            h.pointee.pages.grow(base: growth.leftoverBase, bytes: growth.leftoverBytes)
+            h.pointee.committedBytes += growth.leftoverBytes
+        }
+        h.pointee.pages.grow(base: growth.base, bytes: growth.bytes)
+        h.pointee.committedBytes += growth.bytes
+        return true
+    }
+
+    func freeSpan(_ span: SpanRef) {
+        let h = heap
+        h.pointee.lock.lock()
+        defer { h.pointee.lock.unlock() }
+        let base = span.pointee.startAddress
+        let pages = span.pointee.pageCount
+        // The span map keeps pointing at the dead record until the pages are
+        // reused, so a late free of a pointer into it is reported as a free of
+        // a freed block rather than of a foreign pointer.
+        span.pointee.state.store(SpanState.dead.rawValue, ordering: .releasing)
+        state.pointee.arenas.clearPageInUse(base)
+        h.pointee.pages.free(base: base, pages: pages)
+        h.pointee.spanRecords.free(span)
+        h.pointee.pagesInUse -= pages
+        h.pointee.spansInUse -= 1
+    }
+}

@@ -1,0 +1,157 @@
+import Glibc
+import NUMAHeap
+import Testing
+
+@Suite struct HeapAllocationTests {
+    @Test func everySmallSizeRoundTripsWithItsPattern() throws {
+        let heap = try Heap()
+        var blocks: [(UnsafeMutableRawPointer, Int)] = []
+        for size in stride(from: 0, through: 32768, by: 7) {
+            let p = try heap.allocate(byteCount: size)
+            #expect(heap.usableSize(of: p) >= size)
+            #expect(UInt(bitPattern: p) % 16 == 0 || size < 16)
+            #expect(heap.owns(p))
+            memset(p, Int32(size & 0xFF), size)
+            blocks.append((p, size))
+        }
+        for (p, size) in blocks {
+            let bytes = p.assumingMemoryBound(to: UInt8.self)
+            for i in stride(from: 0, to: size, by: max(1, size / 16)) { #expect(bytes[i] == UInt8(size & 0xFF)) }
+            heap.deallocate(p)
+        }
+        #expect(heap.statistics.liveObjects == 0)
+    }
+
+    @Test func largeBlocksAreWholePagesAndReusable() throws {
+        let heap = try Heap()
+        for size in [32769, 65536, 100_000, 1 << 20, 5 << 20, 70 << 20] {
+            let p = try heap.allocate(byteCount: size)
+            #expect(heap.usableSize(of: p) >= size)
+            #expect(UInt(bitPattern: p) % 8192 == 0)
+            memset(p, 0xA5, size)
+            #expect(p.load(fromByteOffset: size - 1, as: UInt8.self) == 0xA5)
+            heap.deallocate(p)
+        }
+        #expect(heap.statistics.largeMallocs == 6)
+        #expect(heap.statistics.largeFrees == 6)
+    }
+
+    @Test(arguments: 0...20)
+    func everyPowerOfTwoAlignmentIsHonoured(shift: Int) throws {
+        let heap = try Heap()
+        let alignment = 1 << shift
+        var blocks: [UnsafeMutableRawPointer] = []
+        for size in [1, 24, 100, 4000, 20000, 40000] {
+            let p = try heap.allocate(byteCount: size, alignment: alignment)
+            #expect(UInt(bitPattern: p) % UInt(alignment) == 0, "size \(size) alignment \(alignment) got \(p)")
+            #expect(heap.usableSize(of: p) >= size)
+            memset(p, 0x5A, size)
+            blocks.append(p)
+        }
+        for p in blocks { heap.deallocate(p) }
+    }
+
+    @Test func zeroedMemoryIsZeroEvenWhenReused() throws {
+        let heap = try Heap()
+        for size in [8, 48, 1024, 9000, 50000] {
+            var dirty: [UnsafeMutableRawPointer] = []
+            for _ in 0..<64 {
+                let p = try heap.allocate(byteCount: size)
+                memset(p, 0xFF, size)
+                dirty.append(p)
+            }
+            for p in dirty { heap.deallocate(p) }
+            for _ in 0..<64 {
+                let z = try heap.allocateZeroed(byteCount: size, alignment: 16)
+                let bytes = z.assumingMemoryBound(to: UInt8.self)
+                #expect((0..<size).allSatisfy { bytes[$0] == 0 }, "size \(size)")
+                heap.deallocate(z)
+            }
+        }
+    }
+
+    @Test func reallocateKeepsContentsAcrossClassesAndToLarge() throws {
+        let heap = try Heap()
+        var p = try heap.allocate(byteCount: 10)
+        for i in 0..<10 { p.storeBytes(of: UInt8(i), toByteOffset: i, as: UInt8.self) }
+        var size = 10
+        for next in [12, 16, 100, 3000, 40000, 200_000, 50, 5] {
+            let before = p
+            p = try heap.reallocate(p, byteCount: next)
+            for i in 0..<min(10, next) { #expect(p.load(fromByteOffset: i, as: UInt8.self) == UInt8(i)) }
+            if next <= size, heap.usableSize(of: p) >= next, next == 12 { #expect(p == before) }
+            size = next
+        }
+        heap.deallocate(p)
+    }
+
+    @Test func reallocateInPlaceWhenTheClassStillFits() throws {
+        let heap = try Heap()
+        let p = try heap.allocate(byteCount: 100)   // class 112
+        #expect(try heap.reallocate(p, byteCount: 112) == p)
+        #expect(try heap.reallocate(p, byteCount: 97) == p)
+        heap.deallocate(p)
+        let big = try heap.allocate(byteCount: 100_000)  // 13 pages
+        #expect(try heap.reallocate(big, byteCount: 100_500) == big)
+        heap.deallocate(big)
+    }
+
+    @Test func badSizesAndAlignmentsThrowNamingTheValue() throws {
+        let heap = try Heap()
+        #expect(throws: HeapError.invalidSize(-1)) { try heap.allocate(byteCount: -1) }
+        #expect(throws: HeapError.invalidSize(Int.max)) { try heap.allocate(byteCount: Int.max) }
+        #expect(throws: HeapError.invalidAlignment(3)) { try heap.allocate(byteCount: 8, alignment: 3) }
+        #expect(throws: HeapError.invalidAlignment(0)) { try heap.allocate(byteCount: 8, alignment: 0) }
+        #expect(throws: HeapError.invalidAlignment(-16)) { try heap.allocate(byteCount: 8, alignment: -16) }
+        #expect(throws: HeapError.invalidAlignment(1 << 30)) { try heap.allocate(byteCount: 8, alignment: 1 << 30) }
+        #expect(HeapError.invalidAlignment(3).description.contains("invalid alignment 3"))
+        #expect(HeapError.invalidSize(-1).description.contains("invalid size -1"))
+    }
+
+    @Test func addressSpaceLimitThrowsOutOfMemory() throws {
+        let heap = try Heap(configuration: HeapConfiguration(addressSpaceLimit: 64 << 20))
+        let first = try heap.allocate(byteCount: 40 << 20)
+        #expect(throws: HeapError.outOfMemory(requested: 40 << 20)) { try heap.allocate(byteCount: 40 << 20) }
+        // Failure loses nothing: the first block is intact and the heap still works.
+        memset(first, 1, 40 << 20)
+        let small = try heap.allocate(byteCount: 64)
+        heap.deallocate(small)
+        heap.deallocate(first)
+        let again = try heap.allocate(byteCount: 40 << 20)
+        heap.deallocate(again)
+    }
+
+    @Test func ownsAndNodeAnswerForForeignPointers() throws {
+        let heap = try Heap()
+        let foreign = malloc(64)!
+        defer { free(foreign) }
+        #expect(!heap.owns(foreign))
+        #expect(heap.node(of: foreign) == nil)
+        let p = try heap.allocate(byteCount: 64)
+        #expect(heap.owns(p))
+        #expect(heap.node(of: p) == 0)
+        #expect(!heap.owns(p + 8))
+        heap.deallocate(p)
+    }
+
+    @Test func statisticsAddUp() throws {
+        let heap = try Heap()
+        var expectedBytes = 0
+        var blocks: [UnsafeMutableRawPointer] = []
+        for size in [8, 16, 100, 1000, 5000, 30000, 40000, 300_000] {
+            for _ in 0..<10 {
+                let p = try heap.allocate(byteCount: size)
+                expectedBytes += heap.usableSize(of: p)
+                blocks.append(p)
+            }
+        }
+        let stats = heap.statistics
+        #expect(stats.liveObjects == blocks.count)
+        #expect(stats.liveBytes == expectedBytes)
+        #expect(stats.inUseBytes >= stats.liveBytes)
+        #expect(stats.mappedBytes >= stats.inUseBytes + stats.idleBytes)
+        for p in blocks { heap.deallocate(p) }
+        #expect(heap.statistics.liveObjects == 0)
+        #expect(heap.statistics.liveBytes == 0)
+    }
+}

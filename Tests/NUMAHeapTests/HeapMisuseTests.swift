@@ -1,0 +1,97 @@
+import Glibc
+import NUMAHeap
+import Testing
+
+/// Each misuse stops the process with a message naming the address; each runs in
+/// a child process (an exit test) and the message is checked.
+@Suite struct HeapMisuseTests {
+    static func stderrText(_ result: ExitTest.Result?) -> String {
+        String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    }
+
+    @Test func freeOfAForeignPointer() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let foreign = malloc(32)!
+            heap.deallocate(foreign)
+        }
+        let text = Self.stderrText(r)
+        #expect(text.contains("NUMAHeap: deallocate(0x"))
+        #expect(text.contains("invalid pointer: not allocated by this heap"))
+    }
+
+    @Test func doubleFreeOfASmallBlock() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 48)
+            _ = try heap.allocate(byteCount: 48)
+            heap.deallocate(p)
+            heap.deallocate(p)
+        }
+        #expect(Self.stderrText(r).contains("double free of a block of size 48"))
+    }
+
+    @Test func doubleFreeFromTwoThreads() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 64)
+            _ = try heap.allocate(byteCount: 64)
+            heap.deallocate(p)
+            // The same block freed again by another thread.
+            var thread = pthread_t()
+            let box = UnsafeMutablePointer<(Heap, UnsafeMutableRawPointer)>.allocate(capacity: 1)
+            box.initialize(to: (heap, p))
+            pthread_create(&thread, nil, { arg in
+                let b = arg!.assumingMemoryBound(to: (Heap, UnsafeMutableRawPointer).self)
+                b.pointee.0.deallocate(b.pointee.1)
+                return nil
+            }, box)
+            pthread_join(thread, nil)
+            // If the other thread's free was not caught at once, the owner's sweep catches it.
+            for _ in 0..<10_000 { _ = try heap.allocate(byteCount: 64) }
+        }
+        #expect(Self.stderrText(r).contains("double free of"))
+    }
+
+    @Test func interiorPointer() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 100)
+            heap.deallocate(p + 8)
+        }
+        let text = Self.stderrText(r)
+        #expect(text.contains("interior pointer: 8 bytes into the block at 0x"))
+        #expect(text.contains("of size 112"))
+    }
+
+    @Test func freeOfAFreedLargeBlock() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 1 << 20)
+            heap.deallocate(p)
+            heap.deallocate(p)
+        }
+        #expect(Self.stderrText(r).contains("pointer into freed memory (double free of a large block"))
+    }
+
+    @Test func reallocateOfAFreedPointer() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 256)
+            _ = try heap.allocate(byteCount: 256)
+            heap.deallocate(p)
+            _ = try heap.reallocate(p, byteCount: 1000)
+        }
+        #expect(Self.stderrText(r).contains("NUMAHeap: reallocate(0x"))
+        #expect(Self.stderrText(r).contains("double free of a block of size 256"))
+    }
+
+    @Test func freeOfAPointerNeverAllocatedInALiveSpan() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 1024)
+            heap.deallocate(p + 1024 * 5)  // A block of the same span that was never handed out.
+        }
+        #expect(Self.stderrText(r).contains("is not allocated"))
+    }
+}

@@ -170,9 +170,4 @@ extension Heap {
         guard let cache = HeapState.existingCache(state) else { return }
         cache.pointee.flush(directory: HeapDirectory(state: state))
     }
-
-    /// Returns free memory to the system now and reports the bytes released.
-    /// (The scavenger, which does this, is not built yet: returns 0.)
-    @discardableResult
-    public func releaseFreeMemory() -> Int { 0 }
 }

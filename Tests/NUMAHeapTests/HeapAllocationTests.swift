@@ -155,3 +155,41 @@ import Testing
         #expect(heap.statistics.liveBytes == 0)
     }
 }
+
+@Suite struct HeapReleaseTests {
+    static func residentBytes() -> Int {
+        let f = fopen("/proc/self/statm", "r")!
+        defer { fclose(f) }
+        var size = 0, resident = 0
+        withUnsafeMutablePointer(to: &size) { s in
+            withUnsafeMutablePointer(to: &resident) { r in _ = withVaList([s, r]) { vfscanf(f, "%ld %ld", $0) } }
+        }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    @Test func releaseFreeMemoryReturnsFreedPagesAndTheHeapStillWorks() throws {
+        let heap = try Heap()
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<64 {
+            let p = try heap.allocate(byteCount: 1 << 20)
+            memset(p, 0x7F, 1 << 20)
+            blocks.append(p)
+        }
+        let keep = try heap.allocate(byteCount: 4096)
+        memset(keep, 0x11, 4096)
+        let before = Self.residentBytes()
+        for p in blocks { heap.deallocate(p) }
+        let released = heap.releaseFreeMemory()
+        #expect(released >= 64 << 20)
+        let after = Self.residentBytes()
+        #expect(before - after >= 48 << 20, "RSS went from \(before) to \(after)")
+        #expect(heap.statistics.releasedBytes >= 64 << 20)
+        #expect(heap.releaseFreeMemory() == 0)  // Nothing left to release.
+        // The kept block is intact; released pages come back zeroed when reused.
+        #expect((0..<4096).allSatisfy { keep.load(fromByteOffset: $0, as: UInt8.self) == 0x11 })
+        let again = try heap.allocateZeroed(byteCount: 1 << 20)
+        #expect((0..<(1 << 20)).allSatisfy { again.load(fromByteOffset: $0, as: UInt8.self) == 0 })
+        heap.deallocate(again)
+        heap.deallocate(keep)
+    }
+}

@@ -121,7 +121,9 @@ import Testing
         failures.initialize(to: Atomic(0))
         defer { failures.deallocate() }
         let threads = 8
-        let workers = (0..<threads).map { Worker(heap: heap, exchange: exchange, id: $0, operations: 20_000, failures: failures) }
+        // NUMAHEAP_STRESS_OPS shortens the run (CI's ThreadSanitizer pass uses it).
+        let operations = getenv("NUMAHEAP_STRESS_OPS").flatMap { Int(String(cString: $0)) } ?? 20_000
+        let workers = (0..<threads).map { Worker(heap: heap, exchange: exchange, id: $0, operations: operations, failures: failures) }
         var handles: [pthread_t] = []
         for w in workers {
             let box = UnsafeMutablePointer<Worker>.allocate(capacity: 1)

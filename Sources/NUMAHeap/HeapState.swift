@@ -99,7 +99,7 @@ extension HeapState {
 
         let state = (base + stateOffset).bindMemory(to: HeapState.self, capacity: 1)
         state.initialize(to: HeapState(
-            id: HeapRegistry.nextHeapID.add(1, ordering: .relaxed).oldValue,
+            id: HeapRegistry.takeHeapID(),
             configuration: configuration,
             pageSize: pageSize,
             spanClassCount: spanClassCount,
@@ -163,28 +163,6 @@ extension HeapState {
         cache.pointee.nextCache = state.pointee.allCaches.map { UnsafeMutableRawPointer($0) }
         state.pointee.allCaches = cache
         return cache
-    }
-
-    /// Flushes a cache whose thread exited and moves it to the retired pool,
-    /// folding its counters into the heap's.
-    static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
-        cache.pointee.flush(directory: HeapDirectory(state: state))
-        state.pointee.cacheLock.lock()
-        let n = state.pointee.sizeClassCount
-        for c in 0..<n {
-            state.pointee.retiredCounters[c] += cache.pointee.mallocs[c]
-            state.pointee.retiredCounters[n + c] += cache.pointee.frees[c]
-            cache.pointee.mallocs[c] = 0
-            cache.pointee.frees[c] = 0
-        }
-        state.pointee.retiredLargeBytesAllocated += cache.pointee.largeBytesAllocated
-        state.pointee.retiredLargeBytesFreed += cache.pointee.largeBytesFreed
-        cache.pointee.largeBytesAllocated = 0
-        cache.pointee.largeBytesFreed = 0
-        cache.pointee.retired = true
-        cache.pointee.nextInThread = state.pointee.retiredCaches.map { UnsafeMutableRawPointer($0) }
-        state.pointee.retiredCaches = cache
-        state.pointee.cacheLock.unlock()
     }
 }
 

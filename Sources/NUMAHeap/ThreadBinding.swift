@@ -37,7 +37,12 @@ enum HeapRegistry {
     /// 0: key not created; 1: being created; 2: ready.
     static let keyState = Atomic<Int>(0)
     /// Next heap identity.
-    static let nextHeapID = Atomic<UInt>(1)
+    static let nextHeapID = Atomic<Int>(1)
+
+    /// A new heap identity (never reused in this process).
+    static func takeHeapID() -> UInt {
+        UInt(bitPattern: nextHeapID.add(1, ordering: .relaxed).oldValue)
+    }
 
     static func lock() { pthread_mutex_lock(&registryMutex) }
     static func unlock() { pthread_mutex_unlock(&registryMutex) }

@@ -31,11 +31,11 @@ struct ChunkMap {
     }
 
     /// The 16 words of chunk `ci`, which grow must have reached.
-    @inlinable func data(_ ci: UInt) -> UnsafeMutablePointer<UInt64> {
+    @inlinable @inline(__always) func data(_ ci: UInt) -> UnsafeMutablePointer<UInt64> {
         l1[Int(ci >> l2Bits)].unsafelyUnwrapped + Int(ci & ((1 << l2Bits) - 1)) * chunkDataWords
     }
-    @inlinable func alloc(_ ci: UInt) -> PallocBits { PallocBits(data(ci)) }
-    @inlinable func scavenged(_ ci: UInt) -> PallocBits { PallocBits(data(ci) + chunkWords) }
+    @inlinable @inline(__always) func alloc(_ ci: UInt) -> PallocBits { PallocBits(data(ci)) }
+    @inlinable @inline(__always) func scavenged(_ ci: UInt) -> PallocBits { PallocBits(data(ci) + chunkWords) }
 
     /// Maps the L2 block holding chunk `ci` if it is not mapped yet.
     func ensure(_ ci: UInt) {

@@ -18,12 +18,12 @@ struct PallocBits {
     @inlinable init(_ words: UnsafeMutablePointer<UInt64>) { self.words = words }
 
     /// A mask of `n` bits starting at bit `i` of one word (`i + n <= 64`).
-    @inlinable static func mask(_ i: UInt, _ n: UInt) -> UInt64 {
+    @inlinable @inline(__always) static func mask(_ i: UInt, _ n: UInt) -> UInt64 {
         n == 64 ? ~0 : ((1 << UInt64(n)) - 1) << UInt64(i)
     }
 
     /// Calls `body(word, mask)` for every word that `[i, i+n)` touches.
-    @inlinable func forEachWord(_ i: UInt, _ n: UInt, _ body: (Int, UInt64) -> Void) {
+    @inlinable @inline(__always) func forEachWord(_ i: UInt, _ n: UInt, _ body: (Int, UInt64) -> Void) {
         var i = i, n = n
         while n > 0 {
             let bit = i & 63

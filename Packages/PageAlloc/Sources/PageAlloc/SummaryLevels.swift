@@ -28,19 +28,19 @@ struct SummaryLevels {
     @usableFromInline let reservedBytes: Int
 
     /// log2 of the pages a summary at `level` describes: 21, 18, 15, 12, 9.
-    @inlinable static func logPages(_ level: Int) -> UInt { 21 - 3 * UInt(level) }
+    @inlinable @inline(__always) static func logPages(_ level: Int) -> UInt { 21 - 3 * UInt(level) }
     /// How far a chunk index shifts right to index `level`.
-    @inlinable static func chunkShift(_ level: Int) -> UInt { 3 * UInt(summaryLevelCount - 1 - level) }
+    @inlinable @inline(__always) static func chunkShift(_ level: Int) -> UInt { 3 * UInt(summaryLevelCount - 1 - level) }
 
-    @inlinable func entries(_ level: Int) -> Int { 1 << (Int(rootBits) + 3 * level) }
+    @inlinable @inline(__always) func entries(_ level: Int) -> Int { 1 << (Int(rootBits) + 3 * level) }
     /// Entries before `level` in the reservation: 2^rootBits × (8^level − 1) / 7.
-    @inlinable func offset(_ level: Int) -> Int { (((1 << (3 * level)) - 1) / 7) << Int(rootBits) }
+    @inlinable @inline(__always) func offset(_ level: Int) -> Int { (((1 << (3 * level)) - 1) / 7) << Int(rootBits) }
 
-    @inlinable func pointer(_ level: Int, _ index: Int) -> UnsafeMutablePointer<UInt64> {
+    @inlinable @inline(__always) func pointer(_ level: Int, _ index: Int) -> UnsafeMutablePointer<UInt64> {
         base + (offset(level) + index)
     }
 
-    @inlinable subscript(level: Int, index: Int) -> PackedSummary {
+    @inlinable @inline(__always) subscript(level: Int, index: Int) -> PackedSummary {
         get { PackedSummary(raw: pointer(level, index).pointee) }
         nonmutating set { pointer(level, index).pointee = newValue.raw }
     }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Checks, on a release build of `numaheap`, that NUMAHeap's hot paths are
+# specialised and inlined across the package boundaries (Docs/Benchmarks.md):
+# Heap.allocate(byteCount:alignment:) and Heap.deallocate(_:) must call no
+# SpanCore/ArenaMap function on the fast path (nextFreeFast, sizeClass(for:),
+# spanOf inlined), and nothing at all of swift_retain/swift_release/swift_once,
+# protocol witnesses or generic metadata. With --count (needs gdb), also counts
+# the instructions one fast-path call executes, entry to return, by stepping
+# through a warm call in `numaheap bench --workload pairs/64`.
+#
+#   Benchmarks/check-specialisation.sh [--count]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --scratch-path .build-release --product numaheap >&2
+B=.build-release/release/numaheap
+demangle() { swift demangle --simplified; }
+
+ALLOCATE='$s8NUMAHeap4HeapC8allocate9byteCount9alignmentSvSi_SitAA0B5ErrorOYKF'
+DEALLOCATE='$s8NUMAHeap4HeapC10deallocateyySvF'
+status=0
+
+body() {
+    local addr size
+    read -r addr size < <(nm -S "$B" | awk -v s="$1" '$4 == s { print $1, $2 }')
+    [ -n "$addr" ] || { echo "symbol $1 not found in $B" >&2; exit 1; }
+    objdump -d --no-show-raw-insn "$B" --start-address=0x"$addr" \
+        --stop-address="$(printf '0x%x' $((0x$addr + 0x$size)))" | demangle
+}
+
+for sym in "$ALLOCATE" "$DEALLOCATE"; do
+    name=$(echo "$sym" | demangle)
+    text=$(body "$sym")
+    echo "== $name: $(echo "$text" | grep -c '^ ') instructions in the function, calls:"
+    echo "$text" | grep -E '\s(call|jmp)\s' | grep -v "<$name" | sed -E 's/.*<(.*)>.*/    \1/' | sort | uniq -c
+    if echo "$text" | grep -E '\scall\s' | grep -Eq 'swift_retain|swift_release|swift_once|swift_getGeneric|swift_getWitness|protocol witness|nextFreeFast|sizeClass\(for:\)|spanOf'; then
+        echo "    FAIL: a retain/release/once, witness, generic or un-inlined SpanCore/ArenaMap call" ; status=1
+    else
+        echo "    ok: no retain/release/once, no witness or generic entry point, SpanCore/ArenaMap inlined"
+    fi
+done
+
+if [ "${1:-}" = "--count" ]; then
+    command -v gdb >/dev/null || { echo "gdb not found: no instruction count"; exit $status; }
+    cat > /tmp/numaheap-count.py <<PY
+import gdb
+def count(sym, skip):
+    gdb.execute("delete")
+    bp = gdb.Breakpoint("*&'" + sym + "'")
+    bp.ignore_count = skip
+    gdb.execute("continue", to_string=True)
+    ret = int(gdb.parse_and_eval("*(unsigned long*)\$sp"))
+    n = 0
+    while int(gdb.parse_and_eval("\$pc")) != ret and n < 100000:
+        gdb.execute("stepi", to_string=True)
+        n += 1
+    return n
+gdb.execute("set pagination off")
+a = count("$ALLOCATE", 300)
+d = count("$DEALLOCATE", 100)
+print("COUNT allocate(byteCount: 64, alignment: 16) fast path: %d instructions, entry to return" % a)
+print("COUNT deallocate(_:) of a 64-byte block, local free: %d instructions, entry to return" % d)
+gdb.execute("kill")
+PY
+    gdb -q -batch -ex "file $B" \
+        -ex "set args bench --workload pairs/64 --allocator NUMAHeap --duration 0.01 --rounds 1" \
+        -ex "break main" -ex "run" -ex "source /tmp/numaheap-count.py" 2>/dev/null | grep '^COUNT' | sed 's/^COUNT /    /'
+fi
+exit $status

@@ -33,6 +33,10 @@ struct BenchCommand: ParsableCommand {
             help: "Run only the workloads whose name contains this (pairs, cross-thread, batch, rss, or e.g. pairs/64); repeatable or comma-separated.")
     var workloads: [String] = []
 
+    @Option(name: .customLong("sizes"), parsing: .singleValue,
+            help: "Block sizes in bytes for the pairs and cross-thread workloads (default: 16,64,256,1024,8192,100000); repeatable or comma-separated.")
+    var sizeList: [String] = []
+
     @Option(help: "Threads in the cross-thread ring (at least 2).")
     var threads: Int = 2
 
@@ -63,6 +67,9 @@ struct BenchCommand: ParsableCommand {
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         guard threads >= 2 else { throw ValidationError("--threads must be at least 2 (the ring frees across threads)") }
         guard batchObjects >= 1, rssObjects >= 1 else { throw ValidationError("object counts must be positive") }
+        for size in benchSplitList(sizeList) where Int(size).map({ $0 < 8 }) ?? true {
+            throw ValidationError("--sizes: '\(size)' is not a size of at least 8 bytes (the pattern needs 8)")
+        }
         guard rssSize >= 8 else { throw ValidationError("--rss-size must be at least 8 (the pattern needs 8 bytes)") }
         for name in benchSplitList(allocators) where AllocatorKind.named(name) == nil {
             throw ValidationError("unknown allocator '\(name)' (known: \(AllocatorKind.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -91,7 +98,7 @@ struct BenchCommand: ParsableCommand {
         guard !loaded.isEmpty else { throw ValidationError("no allocator to measure") }
 
         let filters = benchSplitList(workloads).map { $0.lowercased() }
-        let cases = BenchCase.all(sizes: Self.pairSizes, threads: threads).filter { c in
+        let cases = BenchCase.all(sizes: sizeList.isEmpty ? Self.pairSizes : benchSplitList(sizeList).compactMap { Int($0) }, threads: threads).filter { c in
             filters.isEmpty || filters.contains { c.name.lowercased().contains($0) }
         }
         let rssWanted = filters.isEmpty || filters.contains { "rss".contains($0) || $0.hasPrefix("rss") }

@@ -17,6 +17,17 @@ func benchNow() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+/// Seconds of CPU time this thread has used (user and system). The workloads
+/// report CPU time, not wall time, so that time a thread spends descheduled
+/// — this is a shared 2-core machine — does not count against an allocator;
+/// time in the kernel (page faults, mmap, madvise) does.
+@inline(__always)
+func benchThreadCPUTime() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
 /// The pattern of the block with sequence number `tag` (splitmix64).
 @inline(__always)
 func benchPattern(_ tag: UInt64) -> UInt64 {
@@ -67,9 +78,8 @@ func runPairs<A: BenchAllocator>(_ a: A, size: Int, seconds: Double, label: Stat
     var previous = a.allocate(size)
     stamp(previous, size: size, tag: 0)
     var tag: UInt64 = 1
-    let start = benchNow()
-    let deadline = start + seconds
-    var now = start
+    let cpuStart = benchThreadCPUTime()
+    let deadline = benchNow() + seconds
     repeat {
         for _ in 0..<512 {
             let p = a.allocate(size)
@@ -79,16 +89,20 @@ func runPairs<A: BenchAllocator>(_ a: A, size: Int, seconds: Double, label: Stat
             previous = p
             tag &+= 1
         }
-        now = benchNow()
-    } while now < deadline
+    } while benchNow() < deadline
+    let cpu = benchThreadCPUTime() - cpuStart
     verify(previous, size: size, tag: tag &- 1, label)
     a.deallocate(previous)
-    return BenchSample(pairs: Int(tag) - 1, seconds: now - start)
+    return BenchSample(pairs: Int(tag) - 1, seconds: cpu)
 }
 
 // MARK: Cross-thread frees
 
-/// A single-producer single-consumer ring of block addresses.
+/// A single-producer single-consumer ring of block addresses. Each side keeps
+/// a private copy of the other side's index and reloads it only when the ring
+/// looks full (producer) or empty (consumer), so that an operation moves no
+/// cache line but, every eight blocks, a line of slots: what the workload
+/// measures is the allocators' cross-thread cost, not the ring's.
 final class BenchRing: @unchecked Sendable {
     /// A power of two; up to 4 MiB of blocks in flight (64 to 4096 blocks),
     /// so that a thread descheduled on a busy machine stalls its peer rarely.
@@ -102,6 +116,11 @@ final class BenchRing: @unchecked Sendable {
     private let _pad1 = (0, 0, 0, 0, 0, 0, 0, 0)
     /// The producer's total, once it has stopped; -1 before.
     let total = Atomic<Int>(-1)
+    /// The producer's copy of `head` (its own cache line; a pointer, so no
+    /// dynamic exclusivity check on the hot path).
+    let producerHead: UnsafeMutablePointer<Int>
+    /// The consumer's copy of `tail`.
+    let consumerTail: UnsafeMutablePointer<Int>
 
     init(blockSize: Int) {
         var c = 64
@@ -109,13 +128,24 @@ final class BenchRing: @unchecked Sendable {
         capacity = c
         slots = .allocate(capacity: capacity)
         slots.initialize(repeating: 0, count: capacity)
+        producerHead = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Int.self, capacity: 1)
+        producerHead.initialize(to: 0)
+        consumerTail = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Int.self, capacity: 1)
+        consumerTail.initialize(to: 0)
     }
-    deinit { slots.deallocate() }
+    deinit {
+        slots.deallocate()
+        producerHead.deallocate()
+        consumerTail.deallocate()
+    }
 
     @inline(__always)
     func push(_ p: UnsafeMutableRawPointer) -> Bool {
         let t = tail.load(ordering: .relaxed)
-        if t &- head.load(ordering: .acquiring) == capacity { return false }
+        if t &- producerHead.pointee == capacity {
+            producerHead.pointee = head.load(ordering: .acquiring)
+            if t &- producerHead.pointee == capacity { return false }
+        }
         slots[t & (capacity &- 1)] = UInt(bitPattern: p)
         tail.store(t &+ 1, ordering: .releasing)
         return true
@@ -124,7 +154,10 @@ final class BenchRing: @unchecked Sendable {
     @inline(__always)
     func pop() -> UnsafeMutableRawPointer? {
         let h = head.load(ordering: .relaxed)
-        if h == tail.load(ordering: .acquiring) { return nil }
+        if h == consumerTail.pointee {
+            consumerTail.pointee = tail.load(ordering: .acquiring)
+            if h == consumerTail.pointee { return nil }
+        }
         let p = UnsafeMutableRawPointer(bitPattern: slots[h & (capacity &- 1)])
         head.store(h &+ 1, ordering: .releasing)
         return p
@@ -147,10 +180,11 @@ func crossTag(_ thread: Int, _ n: Int) -> UInt64 { UInt64(thread) << 48 | UInt64
 @inline(never)
 func crossThreadWorker<A: BenchAllocator>(_ a: A, size: Int, thread: Int, peer: Int,
                                          out: BenchRing, incoming: BenchRing, control: BenchControl,
-                                         label: StaticString) -> Int {
+                                         label: StaticString) -> (sent: Int, cpuSeconds: Double) {
     var sent = 0
     var received = 0
     while !control.go.load(ordering: .acquiring) { sched_yield() }
+    let cpuStart = benchThreadCPUTime()
     while true {
         for _ in 0..<256 {
             let p = a.allocate(size)
@@ -187,16 +221,16 @@ func crossThreadWorker<A: BenchAllocator>(_ a: A, size: Int, thread: Int, peer: 
             sched_yield()
         }
     }
-    return sent
+    return (sent, benchThreadCPUTime() - cpuStart)
 }
 
 /// A pthread running a closure; joined for its result.
 final class BenchThread: @unchecked Sendable {
-    let body: () -> Int
-    var result = 0
+    let body: () -> (sent: Int, cpuSeconds: Double)
+    var result = (sent: 0, cpuSeconds: 0.0)
     var thread = pthread_t()
 
-    init(_ body: @escaping () -> Int) {
+    init(_ body: @escaping () -> (sent: Int, cpuSeconds: Double)) {
         self.body = body
         let context = Unmanaged.passRetained(self).toOpaque()
         let rc = pthread_create(&thread, nil, { @Sendable context in
@@ -207,14 +241,16 @@ final class BenchThread: @unchecked Sendable {
         if rc != 0 { benchFailure("pthread_create failed: \(rc)") }
     }
 
-    func join() -> Int {
+    func join() -> (sent: Int, cpuSeconds: Double) {
         pthread_join(thread, nil)
         return result
     }
 }
 
 /// `threads` threads in a ring, each sending blocks of `size` bytes to the
-/// next, which frees them; for `seconds`. Returns pairs summed over threads.
+/// next, which frees them; for `seconds`. Returns pairs summed over threads,
+/// and the threads' CPU time summed, divided by the thread count (so that
+/// `nanosecondsPerPair(threads:)` gives CPU ns per pair per thread).
 func runCrossThread<A: BenchAllocator>(_ a: A, size: Int, threads: Int, seconds: Double, label: StaticString) -> BenchSample {
     let rings = (0..<threads).map { _ in BenchRing(blockSize: size) }
     let control = BenchControl()
@@ -225,14 +261,15 @@ func runCrossThread<A: BenchAllocator>(_ a: A, size: Int, threads: Int, seconds:
                               out: out, incoming: incoming, control: control, label: label)
         }
     }
-    let start = benchNow()
     control.go.store(true, ordering: .releasing)
     var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
     var remaining = timespec()
     while nanosleep(&pause, &remaining) != 0 { pause = remaining }
     control.stop.store(true, ordering: .relaxed)
-    let pairs = workers.reduce(0) { $0 + $1.join() }
-    return BenchSample(pairs: pairs, seconds: benchNow() - start)
+    let results = workers.map { $0.join() }
+    let pairs = results.reduce(0) { $0 + $1.sent }
+    let cpu = results.reduce(0) { $0 + $1.cpuSeconds }
+    return BenchSample(pairs: pairs, seconds: cpu / Double(threads))
 }
 
 // MARK: Batch
@@ -284,9 +321,8 @@ func runBatch<A: BenchAllocator>(_ a: A, plan: BatchPlan, seconds: Double, label
     return plan.sizes.withUnsafeBufferPointer { sizes in
         plan.order.withUnsafeBufferPointer { order in
             var batches: UInt64 = 0
-            let start = benchNow()
-            let deadline = start + seconds
-            var now = start
+            let cpuStart = benchThreadCPUTime()
+            let deadline = benchNow() + seconds
             repeat {
                 let base = batches << 32
                 for i in 0..<n {
@@ -301,9 +337,8 @@ func runBatch<A: BenchAllocator>(_ a: A, plan: BatchPlan, seconds: Double, label
                     a.deallocate(p)
                 }
                 batches &+= 1
-                now = benchNow()
-            } while now < deadline
-            return BenchSample(pairs: Int(batches) * n, seconds: now - start)
+            } while benchNow() < deadline
+            return BenchSample(pairs: Int(batches) * n, seconds: benchThreadCPUTime() - cpuStart)
         }
     }
 }

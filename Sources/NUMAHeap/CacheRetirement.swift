@@ -9,18 +9,24 @@ extension HeapState {
         cache.pointee.flush(directory: HeapDirectory(state: state))
         state.pointee.cacheLock.lock()
         let n = state.pointee.sizeClassCount
+        // Pointers are read once into locals: a compound assignment through
+        // `state.pointee.retiredCounters[c]` crashes Swift 6.3.1's compiler
+        // under -sanitize=thread (an invalid bitcast in TSan's access instrumentation).
+        let counters = state.pointee.retiredCounters
+        let mallocs = cache.pointee.mallocs
+        let frees = cache.pointee.frees
         for c in 0..<n {
-            state.pointee.retiredCounters[c] += cache.pointee.mallocs[c]
-            state.pointee.retiredCounters[n + c] += cache.pointee.frees[c]
-            cache.pointee.mallocs[c] = 0
-            cache.pointee.frees[c] = 0
+            counters[c] += mallocs[c]
+            counters[n + c] += frees[c]
+            mallocs[c] = 0
+            frees[c] = 0
         }
         state.pointee.retiredLargeBytesAllocated += cache.pointee.largeBytesAllocated
         state.pointee.retiredLargeBytesFreed += cache.pointee.largeBytesFreed
         cache.pointee.largeBytesAllocated = 0
         cache.pointee.largeBytesFreed = 0
         cache.pointee.retired = true
-        cache.pointee.nextInThread = state.pointee.retiredCaches.map { UnsafeMutableRawPointer($0) }
+        cache.pointee.nextInThread = UnsafeMutableRawPointer(state.pointee.retiredCaches)
         state.pointee.retiredCaches = cache
         state.pointee.cacheLock.unlock()
     }

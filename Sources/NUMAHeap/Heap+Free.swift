@@ -4,7 +4,7 @@ import Synchronization
 import Platform
 import SpanCore
 
-extension Heap {
+extension HeapCore {
     /// Returns a block to the heap. Any thread may free any block.
     ///
     /// A pointer this heap did not return — foreign, interior, already freed —
@@ -20,7 +20,7 @@ extension Heap {
         let cache = HeapState.currentCache(state)
         let sizeClass = span.pointee.spanClass.sizeClass
         if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
-            if let refusal = span.pointee.freeLocal(index) { Heap.refused(refusal, address, span, "deallocate") }
+            if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
         } else {
             freeRemote(span, index: index, address: address)
         }
@@ -32,7 +32,7 @@ extension Heap {
     func freeRemote(_ span: SpanRef, index: Int, address: UInt) {
         switch span.pointee.freeRemote(index) {
         case .failure(let refusal):
-            Heap.refused(refusal, address, span, "deallocate")
+            HeapCore.refused(refusal, address, span, "deallocate")
         case .success(let pending):
             if span.pointee.owner.load(ordering: .sequentiallyConsistent) == 0
                 && CentralList.needsNotice(span, pending: pending) {
@@ -57,16 +57,16 @@ extension Heap {
     @inline(__always)
     func resolve(_ address: UInt, operation: StaticString) -> (SpanRef, Int) {
         guard let raw = state.pointee.arenas.spanOf(address) else {
-            Heap.notOurs(address, operation)
+            HeapCore.notOurs(address, operation)
         }
         let span = raw.assumingMemoryBound(to: Span.self)
         if _slowPath(span.pointee.state.load(ordering: .acquiring) != SpanState.inUse.rawValue
                         || !span.pointee.contains(address)) {
-            Heap.freedSpan(address, span, operation)
+            HeapCore.freedSpan(address, span, operation)
         }
         let index = span.pointee.objectIndex(of: address)
         if _slowPath(span.pointee.objectAddress(index) != address) {
-            Heap.interior(address, span, index, operation)
+            HeapCore.interior(address, span, index, operation)
         }
         return (span, index)
     }
@@ -122,7 +122,7 @@ extension Heap {
             let freed = (span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0)
                 || (span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: HeapState.currentCache(state))
                     && span.pointee.localFreeBits[w] & mask != 0)
-            if !allocated || freed { Heap.refused(freed ? .alreadyFreed : .notAllocated, address, span, "reallocate") }
+            if !allocated || freed { HeapCore.refused(freed ? .alreadyFreed : .notAllocated, address, span, "reallocate") }
         }
         let usable = span.pointee.elemSize
         let size = max(byteCount, 1)
@@ -134,7 +134,7 @@ extension Heap {
             fitsInPlace = size <= usable && SizeClassTable.sizeClass(for: size) == span.pointee.spanClass.sizeClass
         }
         if fitsInPlace { return pointer }
-        let fresh = try allocate(byteCount: size, alignment: 16)
+        let fresh = try allocate(byteCount: size, alignment: 16, zeroed: false)
         fresh.copyMemory(from: pointer, byteCount: min(usable, size))
         deallocate(pointer)
         return fresh

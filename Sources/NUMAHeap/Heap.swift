@@ -23,7 +23,8 @@ import SpanCore
 /// Destroying a `Heap` returns all its memory to the system; every block it
 /// handed out becomes invalid, and no thread may be using it at that time.
 public final class Heap: @unchecked Sendable {
-    let state: UnsafeMutablePointer<HeapState>
+    /// The heap's operations, on state it maps itself (no Swift objects).
+    @_spi(NUMAHeapInternals) public let core: HeapCore
 
     /// The process-wide heap with the default configuration.
     public static let shared: Heap = {
@@ -33,42 +34,101 @@ public final class Heap: @unchecked Sendable {
     }()
 
     /// The largest alignment ``allocate(byteCount:alignment:)`` accepts: one arena (64 MiB).
-    public static let maximumAlignment = 64 << 20
+    public static var maximumAlignment: Int { 64 << 20 }
     /// The largest byte count ``allocate(byteCount:alignment:)`` accepts (1 TiB).
-    public static let maximumByteCount = 1 << 40
+    public static var maximumByteCount: Int { 1 << 40 }
 
     /// Creates a heap. Maps its metadata at once; arenas are reserved on first use.
     public init(configuration: HeapConfiguration = HeapConfiguration()) throws(HeapError) {
-        guard let s = HeapState.create(configuration: configuration, nodeCount: 1) else {
-            throw .outOfMemory(requested: 0)
-        }
-        state = s
-        HeapRegistry.register(s)
+        guard let core = HeapCore(configuration: configuration) else { throw .outOfMemory(requested: 0) }
+        self.core = core
     }
 
-    deinit {
-        HeapRegistry.unregister(state)
-        HeapState.destroy(state)
-    }
-
-    // MARK: Allocation
+    deinit { core.destroy() }
 
     /// Allocates `byteCount` bytes aligned to `alignment` (a power of two up to
     /// ``maximumAlignment``). The contents are unspecified; see
     /// ``allocateZeroed(byteCount:alignment:)``. A byte count of 0 returns a
     /// unique block of the smallest size.
     public func allocate(byteCount: Int, alignment: Int = 16) throws(HeapError) -> UnsafeMutableRawPointer {
-        try allocate(byteCount: byteCount, alignment: alignment, zeroed: false)
+        try core.allocate(byteCount: byteCount, alignment: alignment, zeroed: false)
     }
 
     /// Allocates like ``allocate(byteCount:alignment:)`` with every byte zero.
     /// Zeroes only memory that may hold old data (Go's `needzero`).
     public func allocateZeroed(byteCount: Int, alignment: Int = 16) throws(HeapError) -> UnsafeMutableRawPointer {
-        try allocate(byteCount: byteCount, alignment: alignment, zeroed: true)
+        try core.allocate(byteCount: byteCount, alignment: alignment, zeroed: true)
     }
 
+    /// Returns a block to the heap. Any thread may free any block.
+    ///
+    /// A pointer this heap did not return — foreign, interior, already freed —
+    /// stops the process with a message naming it; nothing is corrupted.
+    public func deallocate(_ pointer: UnsafeMutableRawPointer) { core.deallocate(pointer) }
+
+    /// Resizes a block, in place when its size class (or large span) still fits;
+    /// otherwise moves it, copying the smaller of the two sizes, and frees the old one.
+    public func reallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) throws(HeapError) -> UnsafeMutableRawPointer {
+        try core.reallocate(pointer, byteCount: byteCount)
+    }
+
+    /// Bytes usable in the block at `pointer` (its size class's size, or its
+    /// span's pages for a large block): at least what was requested.
+    public func usableSize(of pointer: UnsafeRawPointer) -> Int { core.usableSize(of: pointer) }
+
+    /// True when `pointer` is the base of a block in a span this heap has in use
+    /// (it does not tell whether that block is currently allocated).
+    public func owns(_ pointer: UnsafeRawPointer) -> Bool { core.owns(pointer) }
+
+    /// NUMA node of the memory at `pointer`, from the arena map (no system call);
+    /// nil when the heap did not map it.
+    public func node(of pointer: UnsafeRawPointer) -> Int? { core.node(of: pointer) }
+
+    /// Returns this thread's cached spans to their central lists (Go's
+    /// `mcache.releaseAll`), so that statistics and other threads see them.
+    public func flushThreadCache() { core.flushThreadCache() }
+
+    /// Returns every free page to the system now (Go's `debug.FreeOSMemory`)
+    /// and reports the bytes released. Pages already released are not counted again.
+    @discardableResult
+    public func releaseFreeMemory() -> Int { core.releaseFreeMemory() }
+
+    /// A snapshot of the heap's statistics.
+    public var statistics: HeapStatistics { core.statistics }
+}
+
+/// The heap's operations over its mapped state: a one-word value with no
+/// reference counting, so code that must not allocate Swift objects or run lazy
+/// initialisers (the malloc library) can hold one in a global. ``Heap`` wraps it.
+///
+/// A `HeapCore` names its heap's state: copies name the same heap, and
+/// ``destroy()`` ends it for all of them.
+@_spi(NUMAHeapInternals)
+public struct HeapCore: @unchecked Sendable {
+    let state: UnsafeMutablePointer<HeapState>
+
+    /// Maps and registers a new heap; nil when its metadata cannot be mapped.
+    public init?(configuration: HeapConfiguration) {
+        guard let s = HeapState.create(configuration: configuration, nodeCount: 1) else { return nil }
+        state = s
+        HeapRegistry.register(s)
+        HeapState.scavengerHeapCreated(s)
+    }
+
+    /// Unregisters the heap and returns all its memory to the system.
+    public func destroy() {
+        HeapState.scavengerHeapDestroying(state)
+        HeapRegistry.unregister(state)
+        HeapState.destroy(state)
+    }
+}
+
+extension HeapCore {
+    // MARK: Allocation
+
+    /// Allocates `byteCount` bytes aligned to `alignment`, zeroed when asked.
     @inline(__always)
-    func allocate(byteCount: Int, alignment: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
+    public func allocate(byteCount: Int, alignment: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
         if _fastPath(byteCount >= 0 && byteCount <= SizeClassTable.maxSmallSize && alignment > 0 && alignment <= 16
                         && alignment & (alignment &- 1) == 0) {
             // Every class above 16 bytes but 24 is a multiple of 16 and spans are

@@ -48,6 +48,10 @@ struct HeapState: ~Copyable {
     var retiredLargeBytesAllocated: Int = 0
     var retiredLargeBytesFreed: Int = 0
 
+    /// The scavenger's per-heap state (owned by the scavenger's files; nil until
+    /// it starts). Written under the registry of those files' own lock.
+    var scavengerState: UnsafeMutableRawPointer? = nil
+
     /// The mapping holding this struct and its arrays.
     let mappingBase: UnsafeMutableRawPointer
     let mappingBytes: Int
@@ -160,7 +164,7 @@ extension HeapState {
         let cache = ThreadCache.initialize(at: raw, spanClassCount: state.pointee.spanClassCount,
                                            sizeClassCount: state.pointee.sizeClassCount,
                                            empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id)
-        cache.pointee.nextCache = state.pointee.allCaches.map { UnsafeMutableRawPointer($0) }
+        cache.pointee.nextCache = UnsafeMutableRawPointer(state.pointee.allCaches)
         state.pointee.allCaches = cache
         return cache
     }

@@ -70,7 +70,7 @@ public struct HeapStatistics: Sendable, Equatable {
     public var frees: Int { sizeClasses.dropFirst().reduce(0) { $0 + $1.frees } + largeFrees }
 }
 
-extension Heap {
+extension HeapCore {
     /// A snapshot of the heap's statistics.
     public var statistics: HeapStatistics {
         let s = state

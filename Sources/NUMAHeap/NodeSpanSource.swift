@@ -76,6 +76,7 @@ struct NodeSpanSource: SpanSource {
         }
         h.pointee.pages.grow(base: growth.base, bytes: growth.bytes)
         h.pointee.committedBytes += growth.bytes
+        heapDidGrow(bytes: growth.bytes + growth.leftoverBytes)
         return true
     }
 

@@ -15,7 +15,7 @@ struct AddressSpaceReleaser: PageReleaser {
     }
 }
 
-extension Heap {
+extension HeapCore {
     /// Returns every free page to the system now (Go's `debug.FreeOSMemory`)
     /// and reports the bytes released. Pages already released are not counted again.
     @discardableResult

@@ -24,21 +24,27 @@ extension HeapCore {
         } else {
             freeRemote(span, index: index, address: address)
         }
-        cache.pointee.frees[sizeClass] &+= 1
+        ThreadCache.count(cache.pointee.frees + sizeClass)
     }
 
-    /// A free by a thread that does not own the span.
+    /// A free by a thread that does not own the span. Everything the notice
+    /// needs is read before the free is published: once the bit is set, another
+    /// thread may sweep it in, find the span empty and retire it.
     @inline(never)
     func freeRemote(_ span: SpanRef, index: Int, address: UInt) {
+        let incarnation = span.pointee.incarnation.load(ordering: .relaxed)
+        let spanClass = span.pointee.spanClass
+        let node = span.pointee.node
         switch span.pointee.freeRemote(index) {
         case .failure(let refusal):
             HeapCore.refused(refusal, address, span, "deallocate")
         case .success(let pending):
+            // Only atomics of the span are read from here on.
             if span.pointee.owner.load(ordering: .sequentiallyConsistent) == 0
                 && CentralList.needsNotice(span, pending: pending) {
                 let directory = HeapDirectory(state: state)
-                directory.central(span.pointee.spanClass, node: span.pointee.node).pointee
-                    .remoteFreeNoticed(span, source: directory.source(node: span.pointee.node))
+                directory.central(spanClass, node: node).pointee
+                    .remoteFreeNoticed(span, incarnation: incarnation, source: directory.source(node: node))
             }
         }
     }
@@ -47,8 +53,8 @@ extension HeapCore {
     @inline(never)
     func freeLarge(_ span: SpanRef) {
         let cache = HeapState.currentCache(state)
-        cache.pointee.frees[0] &+= 1
-        cache.pointee.largeBytesFreed &+= span.pointee.elemSize
+        ThreadCache.count(cache.pointee.frees)
+        ThreadCache.count(cache.pointee.largeBytesFreed, span.pointee.elemSize)
         NodeSpanSource(state: state, node: Int(span.pointee.node)).freeSpan(span)
     }
 
@@ -168,6 +174,20 @@ extension HeapCore {
     /// `mcache.releaseAll`), so that statistics and other threads see them.
     public func flushThreadCache() {
         guard let cache = HeapState.existingCache(state) else { return }
-        cache.pointee.flush(directory: HeapDirectory(state: state))
+        ThreadCache.flush(cache, directory: HeapDirectory(state: state))
+    }
+}
+
+extension HeapCore {
+    /// Returns the empty spans the central lists keep for reuse
+    /// (``CentralList/retainedEmptyLimit`` per class and node) to the page heap,
+    /// so that ``releaseFreeMemory()`` can release their pages too.
+    func releaseRetainedSpans() {
+        let directory = HeapDirectory(state: state)
+        for n in 0..<state.pointee.nodeCount {
+            for c in 0..<state.pointee.spanClassCount {
+                _ = (state.pointee.nodes[n].central + c).pointee.releaseEmptySpans(source: directory.source(node: Int32(n)))
+            }
+        }
     }
 }

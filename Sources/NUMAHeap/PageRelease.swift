@@ -20,6 +20,7 @@ extension HeapCore {
     /// and reports the bytes released. Pages already released are not counted again.
     @discardableResult
     public func releaseFreeMemory() -> Int {
+        releaseRetainedSpans()
         let s = state
         let method: ReleaseMethod = s.pointee.configuration.releaseMethod == .free ? .free : .dontNeed
         var total = 0

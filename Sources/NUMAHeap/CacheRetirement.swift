@@ -1,12 +1,13 @@
 import Central
 import Platform
 import SpanCore
+import Synchronization
 
 extension HeapState {
     /// Flushes a cache whose thread exited and moves it to the retired pool,
     /// folding its counters into the heap's.
     static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
-        cache.pointee.flush(directory: HeapDirectory(state: state))
+        ThreadCache.flush(cache, directory: HeapDirectory(state: state))
         state.pointee.cacheLock.lock()
         let n = state.pointee.sizeClassCount
         // Pointers are read once into locals: a compound assignment through
@@ -16,15 +17,11 @@ extension HeapState {
         let mallocs = cache.pointee.mallocs
         let frees = cache.pointee.frees
         for c in 0..<n {
-            counters[c] += mallocs[c]
-            counters[n + c] += frees[c]
-            mallocs[c] = 0
-            frees[c] = 0
+            counters[c] += mallocs[c].exchange(0, ordering: .relaxed)
+            counters[n + c] += frees[c].exchange(0, ordering: .relaxed)
         }
-        state.pointee.retiredLargeBytesAllocated += cache.pointee.largeBytesAllocated
-        state.pointee.retiredLargeBytesFreed += cache.pointee.largeBytesFreed
-        cache.pointee.largeBytesAllocated = 0
-        cache.pointee.largeBytesFreed = 0
+        state.pointee.retiredLargeBytesAllocated += cache.pointee.largeBytesAllocated.pointee.exchange(0, ordering: .relaxed)
+        state.pointee.retiredLargeBytesFreed += cache.pointee.largeBytesFreed.pointee.exchange(0, ordering: .relaxed)
         cache.pointee.retired = true
         cache.pointee.nextInThread = UnsafeMutableRawPointer(state.pointee.retiredCaches)
         state.pointee.retiredCaches = cache

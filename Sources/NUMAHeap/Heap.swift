@@ -4,6 +4,7 @@ import Glibc
 import PageAlloc
 import Platform
 import SpanCore
+import Synchronization
 
 /// A NUMA-aware memory heap after the Go runtime's: size-classed spans served
 /// from per-thread caches, central lists per span class, and a radix-tree page
@@ -150,9 +151,11 @@ extension HeapCore {
         let spanClass = SpanClass(sizeClass: sizeClass, noscan: true)
         let span = cache.pointee.spans[spanClass.index]
         if let address = span.pointee.nextFreeFast() {
-            cache.pointee.mallocs[sizeClass] &+= 1
+            ThreadCache.count(cache.pointee.mallocs + sizeClass)
             let p = UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
-            if zeroed && span.pointee.needzero { p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize) }
+            if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
+                p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)
+            }
             return p
         }
         return try refill(cache: cache, spanClass: spanClass, zeroed: zeroed)
@@ -160,13 +163,15 @@ extension HeapCore {
 
     @inline(never)
     func refill(cache: UnsafeMutablePointer<ThreadCache>, spanClass: SpanClass, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
-        guard let address = cache.pointee.nextFree(spanClass, directory: HeapDirectory(state: state)) else {
+        guard let address = ThreadCache.nextFree(cache, spanClass, directory: HeapDirectory(state: state)) else {
             throw .outOfMemory(requested: SizeClassTable.size(of: spanClass.sizeClass))
         }
-        cache.pointee.mallocs[spanClass.sizeClass] &+= 1
+        ThreadCache.count(cache.pointee.mallocs + spanClass.sizeClass)
         let span = cache.pointee.spans[spanClass.index]
         let p = UnsafeMutableRawPointer(bitPattern: address)!
-        if zeroed && span.pointee.needzero { p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize) }
+        if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)
+        }
         return p
     }
 
@@ -206,10 +211,10 @@ extension HeapCore {
             throw .outOfMemory(requested: byteCount)
         }
         _ = span.pointee.nextFreeIndex()  // Its one object is now allocated.
-        cache.pointee.mallocs[0] &+= 1
-        cache.pointee.largeBytesAllocated &+= pages * pageSize
+        ThreadCache.count(cache.pointee.mallocs)
+        ThreadCache.count(cache.pointee.largeBytesAllocated, pages * pageSize)
         let p = UnsafeMutableRawPointer(bitPattern: span.pointee.startAddress)!
-        if zeroed && span.pointee.needzero { p.initializeMemory(as: UInt8.self, repeating: 0, count: pages * pageSize) }
+        if zeroed && span.pointee.needzero.load(ordering: .relaxed) { p.initializeMemory(as: UInt8.self, repeating: 0, count: pages * pageSize) }
         return p
     }
 }

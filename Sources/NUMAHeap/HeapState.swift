@@ -69,7 +69,8 @@ extension HeapState {
         let stateOffset = layout; layout += round(MemoryLayout<HeapState>.stride)
         let nodesOffset = layout; layout += round(MemoryLayout<NodeHeap>.stride * nodeCount)
         let centralOffset = layout; layout += round(MemoryLayout<CentralList>.stride * spanClassCount * nodeCount)
-        let locksOffset = layout; layout += lockBytes * (nodeCount * (spanClassCount + 1) + 2)
+        let centralStorageOffset = layout; layout += CentralList.storageBytes * spanClassCount * nodeCount
+        let locksOffset = layout; layout += lockBytes * (nodeCount + 2)
         let emptyOffset = layout; layout += round(MemoryLayout<Span>.stride) + 3 * 8
         let countersOffset = layout; layout += round(8 * 2 * sizeClassCount)
         let bytes = (layout + SystemMemory.physicalPageSize - 1) & ~(SystemMemory.physicalPageSize - 1)
@@ -87,13 +88,15 @@ extension HeapState {
         func lockStorage() -> UnsafeMutableRawPointer { defer { nextLock += lockBytes }; return nextLock }
 
         let centrals = (base + centralOffset).bindMemory(to: CentralList.self, capacity: spanClassCount * nodeCount)
+        var nextCentralStorage = base + centralStorageOffset
         let nodes = (base + nodesOffset).bindMemory(to: NodeHeap.self, capacity: nodeCount)
         for n in 0..<nodeCount {
             let mine = centrals + n * spanClassCount
             for c in 0..<spanClassCount {
                 let spanClass = SpanClass(rawValue: UInt8(c))
                 let pages = spanClass.sizeClass == 0 ? 0 : SizeClassTable.pages(of: spanClass.sizeClass)
-                (mine + c).initialize(to: CentralList(spanClass: spanClass, pagesPerSpan: pages, lockStorage: lockStorage()))
+                (mine + c).initialize(to: CentralList(spanClass: spanClass, pagesPerSpan: pages, storage: nextCentralStorage))
+                nextCentralStorage += CentralList.storageBytes
             }
             (nodes + n).initialize(to: NodeHeap(node: Int32(n), pageSize: pageSize, lockStorage: lockStorage(), central: mine))
         }

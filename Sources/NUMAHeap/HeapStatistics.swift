@@ -2,6 +2,7 @@ import Central
 import PageAlloc
 import Platform
 import SpanCore
+import Synchronization
 
 /// A snapshot of a heap's memory, after Go's `runtime.MemStats`.
 ///
@@ -90,11 +91,11 @@ extension HeapCore {
         while let cache = link {
             if !cache.pointee.retired {
                 for c in 0..<n {
-                    mallocs[c] += cache.pointee.mallocs[c]
-                    frees[c] += cache.pointee.frees[c]
+                    mallocs[c] += cache.pointee.mallocs[c].load(ordering: .relaxed)
+                    frees[c] += cache.pointee.frees[c].load(ordering: .relaxed)
                 }
-                largeAllocated += cache.pointee.largeBytesAllocated
-                largeFreed += cache.pointee.largeBytesFreed
+                largeAllocated += cache.pointee.largeBytesAllocated.pointee.load(ordering: .relaxed)
+                largeFreed += cache.pointee.largeBytesFreed.pointee.load(ordering: .relaxed)
             }
             link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)
         }

@@ -50,8 +50,8 @@ struct NodeSpanSource: SpanSource {
             h.pointee.pages.free(base: base, pages: pages)
             return nil
         }
-        span.pointee.initialize(start: base, pageCount: pages, pageSize: pageSize, spanClass: spanClass,
-                                elemSize: elemSize, node: Int32(node), needzero: needzero)
+        Span.initialize(span, start: base, pageCount: pages, pageSize: pageSize, spanClass: spanClass,
+                        elemSize: elemSize, node: Int32(node), needzero: needzero)
         state.pointee.arenas.setSpan(base: base, pages: pages, span: UnsafeMutableRawPointer(span))
         state.pointee.arenas.setPageInUse(base)
         h.pointee.pagesInUse += pages

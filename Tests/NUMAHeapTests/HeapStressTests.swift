@@ -197,8 +197,12 @@ import Testing
         let stats = heap.statistics
         #expect(stats.liveObjects == 0)
         #expect(stats.sizeClasses.first { $0.size == 64 }?.mallocs == 4000)
-        // Every span of the exited threads went back to the page heap: nothing in use.
-        #expect(stats.inUseBytes == 0, "in use after all threads exited: \(stats.inUseBytes)")
+        // Every span of the exited threads went back to its central list; at most
+        // the one retained empty span per class is still in use, and releasing
+        // free memory returns that too.
+        #expect(stats.inUseBytes <= 8192, "in use after all threads exited: \(stats.inUseBytes)")
+        heap.releaseFreeMemory()
+        #expect(heap.statistics.inUseBytes == 0)
     }
 }
 

@@ -7,9 +7,14 @@ import Synchronization
 ///
 /// ## Ownership
 /// Only the thread the cache belongs to reads or writes `spans`; a span listed
-/// here has `owner == address of this cache`. The counters are written by that
-/// thread without atomics and read racily by statistics (exact once the thread
-/// is quiescent, as Go's `mcache` stats are).
+/// here has `owner == address of this cache`. The counters are written only by
+/// that thread, with relaxed atomic loads and stores (plain moves, no locked
+/// instructions), and read by statistics from any thread: exact once the thread
+/// is quiescent, as Go's `mcache` stats are.
+///
+/// The operations are static functions over a pointer to the cache, never
+/// `mutating` methods: other threads read the record (statistics) while its
+/// owner allocates, so nothing may claim the whole record for modification.
 ///
 /// The record lives in memory the heap maps (never the Swift heap): a header
 /// followed by `spanClassCount` span pointers and `sizeClassCount` malloc and
@@ -19,15 +24,15 @@ public struct ThreadCache: ~Copyable {
     /// the fast path needs no nil check (Go's `emptymspan`).
     public let spans: UnsafeMutablePointer<SpanRef>
     /// Objects allocated per size class (index 0: large allocations).
-    public let mallocs: UnsafeMutablePointer<Int>
+    public let mallocs: UnsafeMutablePointer<Atomic<Int>>
     /// Objects freed per size class by this thread (index 0: large frees).
-    public let frees: UnsafeMutablePointer<Int>
+    public let frees: UnsafeMutablePointer<Atomic<Int>>
     /// Bytes of large objects allocated and freed by this thread.
-    public var largeBytesAllocated: Int = 0
-    public var largeBytesFreed: Int = 0
+    public let largeBytesAllocated: UnsafeMutablePointer<Atomic<Int>>
+    public let largeBytesFreed: UnsafeMutablePointer<Atomic<Int>>
     public let spanClassCount: Int
     public let sizeClassCount: Int
-    /// NUMA node whose central lists this cache refills from.
+    /// NUMA node whose central lists this cache refills from. Owner only.
     public var node: Int32
     /// Link in the heap's list of caches (protected by the heap's cache-list lock).
     public var nextCache: UnsafeMutableRawPointer?
@@ -35,13 +40,13 @@ public struct ThreadCache: ~Copyable {
     public var nextInThread: UnsafeMutableRawPointer?
     /// Identity of the heap this cache belongs to (never reused across heaps).
     public let heapID: UInt
-    /// True once the thread has exited or flushed for good; the heap recycles it.
+    /// True once the thread has exited; the heap recycles it. Under the heap's cache lock.
     public var retired: Bool = false
 
     /// Bytes a cache record needs for the given class counts.
     public static func recordBytes(spanClassCount: Int, sizeClassCount: Int) -> Int {
         let header = (MemoryLayout<ThreadCache>.stride + 63) & ~63
-        return header + 8 * spanClassCount + 16 * sizeClassCount
+        return header + 8 * spanClassCount + 16 * sizeClassCount + 16
     }
 
     /// Initialises a cache record in place at `address` (``recordBytes`` bytes of
@@ -51,31 +56,39 @@ public struct ThreadCache: ~Copyable {
         let header = (MemoryLayout<ThreadCache>.stride + 63) & ~63
         let spans = (address + header).bindMemory(to: SpanRef.self, capacity: spanClassCount)
         spans.initialize(repeating: empty, count: spanClassCount)
-        let counters = address + header + 8 * spanClassCount
-        let mallocs = counters.bindMemory(to: Int.self, capacity: 2 * sizeClassCount)
-        mallocs.initialize(repeating: 0, count: 2 * sizeClassCount)
+        let counters = (address + header + 8 * spanClassCount)
+            .bindMemory(to: Atomic<Int>.self, capacity: 2 * sizeClassCount + 2)
+        for i in 0..<(2 * sizeClassCount + 2) { (counters + i).initialize(to: Atomic(0)) }
         let cache = address.bindMemory(to: ThreadCache.self, capacity: 1)
-        cache.initialize(to: ThreadCache(spans: spans, mallocs: mallocs, frees: mallocs + sizeClassCount,
+        cache.initialize(to: ThreadCache(spans: spans, mallocs: counters, frees: counters + sizeClassCount,
+                                         largeBytesAllocated: counters + 2 * sizeClassCount,
+                                         largeBytesFreed: counters + 2 * sizeClassCount + 1,
                                          spanClassCount: spanClassCount, sizeClassCount: sizeClassCount,
                                          node: node, heapID: heapID))
         return cache
     }
 
     @usableFromInline
-    init(spans: UnsafeMutablePointer<SpanRef>, mallocs: UnsafeMutablePointer<Int>, frees: UnsafeMutablePointer<Int>,
+    init(spans: UnsafeMutablePointer<SpanRef>, mallocs: UnsafeMutablePointer<Atomic<Int>>,
+         frees: UnsafeMutablePointer<Atomic<Int>>, largeBytesAllocated: UnsafeMutablePointer<Atomic<Int>>,
+         largeBytesFreed: UnsafeMutablePointer<Atomic<Int>>,
          spanClassCount: Int, sizeClassCount: Int, node: Int32, heapID: UInt) {
         self.spans = spans
         self.mallocs = mallocs
         self.frees = frees
+        self.largeBytesAllocated = largeBytesAllocated
+        self.largeBytesFreed = largeBytesFreed
         self.spanClassCount = spanClassCount
         self.sizeClassCount = sizeClassCount
         self.node = node
         self.heapID = heapID
     }
 
-    /// The address other code compares against `Span.owner`.
-    @inlinable public mutating func ownerToken() -> UInt {
-        withUnsafeMutablePointer(to: &self) { UInt(bitPattern: $0) }
+    /// Adds `n` to an owner-written counter: a relaxed load and store (no locked
+    /// instruction), since only the owning thread writes it.
+    @inlinable @inline(__always)
+    public static func count(_ counter: UnsafeMutablePointer<Atomic<Int>>, _ n: Int = 1) {
+        counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ n, ordering: .relaxed)
     }
 }
 
@@ -98,8 +111,9 @@ extension ThreadCache {
     /// span's frees or swapping it for another span from the central list. Nil
     /// when the heap cannot grow.
     @inlinable
-    public mutating func nextFree<Directory: CentralDirectory>(_ spanClass: SpanClass,
-                                                               directory: Directory) -> UInt? {
+    public static func nextFree<Directory: CentralDirectory>(_ cache: UnsafeMutablePointer<ThreadCache>,
+                                                             _ spanClass: SpanClass, directory: Directory) -> UInt? {
+        let spans = cache.pointee.spans
         let slot = spanClass.index
         var span = spans[slot]
         let empty = directory.emptySpan
@@ -108,7 +122,7 @@ extension ThreadCache {
             if index < span.pointee.nelems { return span.pointee.objectAddress(index) }
             // Exhausted: objects freed since the last sweep make it useful again.
             if span.pointee.sweepFrees() > 0 {
-                span.pointee.needzero = true
+                span.pointee.needzero.store(true, ordering: .relaxed)
                 let again = span.pointee.nextFreeIndex()
                 if again < span.pointee.nelems { return span.pointee.objectAddress(again) }
             }
@@ -116,8 +130,9 @@ extension ThreadCache {
             directory.central(spanClass, node: home).pointee.uncacheSpan(span, source: directory.source(node: home))
             spans[slot] = empty
         }
+        let node = cache.pointee.node
         guard let fresh = directory.central(spanClass, node: node).pointee
-            .cacheSpan(owner: ownerToken(), source: directory.source(node: node)) else { return nil }
+            .cacheSpan(owner: UInt(bitPattern: cache), source: directory.source(node: node)) else { return nil }
         spans[slot] = fresh
         span = fresh
         let index = span.pointee.nextFreeIndex()
@@ -131,9 +146,11 @@ extension ThreadCache {
     /// Returns every cached span to its central list (Go's `mcache.releaseAll`):
     /// on thread exit, when the thread moves to another node, and on demand.
     @inlinable
-    public mutating func flush<Directory: CentralDirectory>(directory: Directory) {
+    public static func flush<Directory: CentralDirectory>(_ cache: UnsafeMutablePointer<ThreadCache>,
+                                                          directory: Directory) {
         let empty = directory.emptySpan
-        for slot in 0..<spanClassCount {
+        let spans = cache.pointee.spans
+        for slot in 0..<cache.pointee.spanClassCount {
             let span = spans[slot]
             if span == empty { continue }
             spans[slot] = empty

@@ -18,9 +18,9 @@ final class TestSource: SpanSource, @unchecked Sendable {
         let bytes = pages * SizeClasses.pageSize
         guard case .success(let memory) = SystemMemory.mapAnonymous(bytes: bytes),
               let span = records.allocate(objects: SizeClasses.objects(ofClass: spanClass.sizeClass)) else { return nil }
-        span.pointee.initialize(start: UInt(bitPattern: memory), pageCount: pages, pageSize: SizeClasses.pageSize,
-                                spanClass: spanClass, elemSize: SizeClasses.size(ofClass: spanClass.sizeClass),
-                                node: 0, needzero: false)
+        Span.initialize(span, start: UInt(bitPattern: memory), pageCount: pages, pageSize: SizeClasses.pageSize,
+                        spanClass: spanClass, elemSize: SizeClasses.size(ofClass: spanClass.sizeClass),
+                        node: 0, needzero: false)
         allocated += 1
         live.insert(UInt(bitPattern: span))
         return span
@@ -51,11 +51,11 @@ struct TestDirectory: CentralDirectory {
     static func make() -> TestDirectory {
         let n = SpanClass.count(sizeClasses: SizeClasses.count)
         let centrals = UnsafeMutablePointer<CentralList>.allocate(capacity: n)
-        let locks = UnsafeMutableRawPointer.allocate(byteCount: n * 64, alignment: 64)
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: n * CentralList.storageBytes, alignment: 64)
         for c in 0..<n {
             let sc = SpanClass(rawValue: UInt8(c))
             (centrals + c).initialize(to: CentralList(spanClass: sc, pagesPerSpan: SizeClasses.pages(ofClass: sc.sizeClass),
-                                                     lockStorage: locks + 64 * c))
+                                                     storage: storage + c * CentralList.storageBytes))
         }
         let emptyRaw = UnsafeMutableRawPointer.allocate(byteCount: 1024, alignment: 64)
         let empty = emptyRaw.bindMemory(to: Span.self, capacity: 1)
@@ -77,7 +77,7 @@ struct TestDirectory: CentralDirectory {
 
     func allocate(_ cache: UnsafeMutablePointer<ThreadCache>, _ d: TestDirectory) -> UInt {
         if let a = cache.pointee.spans[spanClass.index].pointee.nextFreeFast() { return a }
-        return cache.pointee.nextFree(spanClass, directory: d)!
+        return ThreadCache.nextFree(cache, spanClass, directory: d)!
     }
 
     @Test func refillSweepsOwnFreesBeforeTakingANewSpan() {
@@ -99,34 +99,39 @@ struct TestDirectory: CentralDirectory {
         var objects: [UInt] = []
         for _ in 0..<(3 * perSpan) { objects.append(allocate(cache, d)) }
         #expect(d.sourceObject.allocated == 3)
-        cache.pointee.flush(directory: d)
+        ThreadCache.flush(cache, directory: d)
         let central = d.central(spanClass, node: 0)
-        #expect(central.pointee.full.count == 3)
+        #expect(central.pointee.spans.pointee.full.count == 3)
         // One remote free into each span moves it to partial.
         for s in 0..<3 {
             let a = objects[s * perSpan]
             let owner = findSpan(a, d)
+            let incarnation = owner.pointee.incarnation.load(ordering: .relaxed)
             guard case .success(let pending) = owner.pointee.freeRemote(owner.pointee.objectIndex(of: a)) else {
                 Issue.record("remote free refused"); return
             }
             if owner.pointee.owner.load(ordering: .sequentiallyConsistent) == 0 && CentralList.needsNotice(owner, pending: pending) {
-                central.pointee.remoteFreeNoticed(owner, source: d.sourceObject)
+                central.pointee.remoteFreeNoticed(owner, incarnation: incarnation, source: d.sourceObject)
             }
         }
-        #expect(central.pointee.full.count == 0)
-        #expect(central.pointee.partial.count == 3)
+        #expect(central.pointee.spans.pointee.full.count == 0)
+        #expect(central.pointee.spans.pointee.partial.count == 3)
         // Freeing everything else returns every span to the source.
         for (i, a) in objects.enumerated() where i % perSpan != 0 {
             let owner = findSpan(a, d)
+            let incarnation = owner.pointee.incarnation.load(ordering: .relaxed)
             guard case .success(let pending) = owner.pointee.freeRemote(owner.pointee.objectIndex(of: a)) else {
                 Issue.record("remote free refused"); return
             }
             if owner.pointee.owner.load(ordering: .sequentiallyConsistent) == 0 && CentralList.needsNotice(owner, pending: pending) {
-                central.pointee.remoteFreeNoticed(owner, source: d.sourceObject)
+                central.pointee.remoteFreeNoticed(owner, incarnation: incarnation, source: d.sourceObject)
             }
         }
+        // One empty span is kept for reuse (CentralList.retainedEmptyLimit); the rest go back.
+        #expect(d.sourceObject.freed == 3 - CentralList.retainedEmptyLimit)
+        #expect(central.pointee.spans.pointee.partial.count == CentralList.retainedEmptyLimit)
+        #expect(central.pointee.releaseEmptySpans(source: d.sourceObject) == CentralList.retainedEmptyLimit)
         #expect(d.sourceObject.freed == 3)
-        #expect(central.pointee.partial.count == 0)
     }
 
     /// The span holding `address`, by scanning the source's live spans (tests only).
@@ -154,12 +159,12 @@ struct TestDirectory: CentralDirectory {
             let cache = s.pointee.d.newCache()
             let sc = SpanClass(sizeClass: 5, noscan: true)
             for i in 0..<20_000 {
-                let a = cache.pointee.spans[sc.index].pointee.nextFreeFast() ?? cache.pointee.nextFree(sc, directory: s.pointee.d)!
+                let a = cache.pointee.spans[sc.index].pointee.nextFreeFast() ?? ThreadCache.nextFree(cache, sc, directory: s.pointee.d)!
                 UnsafeMutablePointer<UInt>(bitPattern: a)!.pointee = a  // pattern: its own address
                 while s.pointee.ring[i & 255].load(ordering: .acquiring) != 0 { sched_yield() }
                 s.pointee.ring[i & 255].store(a, ordering: .releasing)
             }
-            cache.pointee.flush(directory: s.pointee.d)
+            ThreadCache.flush(cache, directory: s.pointee.d)
             return nil
         }, shared)
         pthread_create(&consumer, nil, { arg in
@@ -177,11 +182,14 @@ struct TestDirectory: CentralDirectory {
                 }
                 pthread_mutex_unlock(&s.pointee.d.sourceObject.lock)
                 guard let span = found else { s.pointee.failures.pointee.add(1, ordering: .relaxed); continue }
+                let incarnation = span.pointee.incarnation.load(ordering: .relaxed)
+                let spanClass = span.pointee.spanClass
                 switch span.pointee.freeRemote(span.pointee.objectIndex(of: a)) {
                 case .failure: s.pointee.failures.pointee.add(1, ordering: .relaxed)
                 case .success(let pending):
                     if span.pointee.owner.load(ordering: .sequentiallyConsistent) == 0 && CentralList.needsNotice(span, pending: pending) {
-                        s.pointee.d.central(span.pointee.spanClass, node: 0).pointee.remoteFreeNoticed(span, source: s.pointee.d.sourceObject)
+                        s.pointee.d.central(spanClass, node: 0).pointee
+                            .remoteFreeNoticed(span, incarnation: incarnation, source: s.pointee.d.sourceObject)
                     }
                 }
             }
@@ -193,11 +201,11 @@ struct TestDirectory: CentralDirectory {
         // Every object was freed: whatever is left on the central list is empty after a sweep.
         let central = d.central(SpanClass(sizeClass: 5, noscan: true), node: 0)
         var leftover = 0
-        while let span = central.pointee.partial.popFirst() {
+        while let span = central.pointee.spans.pointee.partial.popFirst() {
             _ = span.pointee.sweepFrees()
             leftover += span.pointee.allocCount.load(ordering: .relaxed)
         }
         #expect(leftover == 0)
-        #expect(central.pointee.full.count == 0)
+        #expect(central.pointee.spans.pointee.full.count == 0)
     }
 }

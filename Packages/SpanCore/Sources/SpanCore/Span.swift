@@ -33,6 +33,16 @@ public typealias SpanRef = UnsafeMutablePointer<Span>
 /// alloc bits that now record the object, and a reader that sees the old
 /// ``freeindex`` judges by the old, equally valid, state.
 public struct Span: ~Copyable {
+    /// Bumped (under the span's central list's lock) when the span is retired —
+    /// about to go back to the page heap — so that a thread that freed an object
+    /// and then looks at the span again can tell, under that lock, whether the
+    /// span is still the one it freed into (see ``CentralList``). Read atomically.
+    ///
+    /// It is the first field on purpose: it is never formally modified (atomic
+    /// operations borrow), so whole-span borrows by remote threads never overlap a
+    /// modification at the span's address.
+    public let incarnation: Atomic<UInt64>
+
     // MARK: List links — written under the lock of the list the span is on.
 
     /// Next span in the list. Protected by the list's lock.
@@ -67,8 +77,8 @@ public struct Span: ~Copyable {
     /// Which record size the span struct came from (``SpanRecordAllocator``).
     public var recordBucket: Int32
     /// True when the span's memory may hold old data and must be zeroed before
-    /// an object is handed out zeroed (Go's `needzero`). Owner-written.
-    public var needzero: Bool
+    /// an object is handed out zeroed (Go's `needzero`). Owner-written, relaxed.
+    public let needzero: Atomic<Bool>
 
     // MARK: Allocation state — owner only (see the type's documentation).
 
@@ -77,8 +87,10 @@ public struct Span: ~Copyable {
     /// with release ordering so remote frees can validate against it.
     public let freeindex: Atomic<Int>
     /// The complement of the alloc bits from `freeindex`'s 64-bit word, shifted so
-    /// that bit 0 is object `freeindex`: a 1 bit is a free object.
-    public var allocCache: UInt64
+    /// that bit 0 is object `freeindex`: a 1 bit is a free object. Owner only;
+    /// relaxed atomic accesses (plain moves) so that no method needs to mutate the
+    /// span as a whole while other threads read it.
+    public let allocCache: Atomic<UInt64>
     /// Objects allocated (as of the owner's view). Read racily by remote frees
     /// deciding whether to take the central lock.
     public let allocCount: Atomic<Int>
@@ -108,13 +120,14 @@ public struct Span: ~Copyable {
     /// A dead span record whose bitmaps are at `bitmaps` (3 × `bitmapWords` words).
     @inlinable
     public init(bitmaps: UnsafeMutableRawPointer, bitmapWords: Int, recordBucket: Int) {
+        incarnation = Atomic(0)
         next = nil; prev = nil; list = nil
         startAddress = 0; pageCount = 0; spanClass = SpanClass(rawValue: 0)
         elemSize = 0; nelems = 0; limit = 0; divMul32 = 0; node = 0
         self.bitmapWords = Int32(bitmapWords)
         self.recordBucket = Int32(recordBucket)
-        needzero = false
-        freeindex = Atomic(0); allocCache = 0; allocCount = Atomic(0)
+        needzero = Atomic(false)
+        freeindex = Atomic(0); allocCache = Atomic(0); allocCount = Atomic(0)
         allocBits = bitmaps.bindMemory(to: Atomic<UInt64>.self, capacity: bitmapWords)
         localFreeBits = (bitmaps + 8 * bitmapWords).bindMemory(to: UInt64.self, capacity: bitmapWords)
         remoteFreeBits = (bitmaps + 16 * bitmapWords).bindMemory(to: Atomic<UInt64>.self, capacity: bitmapWords)
@@ -130,42 +143,49 @@ extension Span {
         UInt64(UInt32.max) / UInt64(size) + 1
     }
 
-    /// Lays the span out over `pageCount` pages at `start` for objects of
-    /// `elemSize` bytes (Go's `mspan.init` + `initSpan`): all objects free, no
-    /// owner, state `.inUse`. The record's bitmaps must have room for the objects.
-    /// Called under the heap lock before the span is published.
+    /// Lays the span record at `span` out over `pageCount` pages at `start` for
+    /// objects of `elemSize` bytes (Go's `mspan.init` + `initSpan`): all objects
+    /// free, no owner, state `.inUse`. The record's bitmaps must have room for
+    /// the objects. Called under the heap lock before the span is published; it
+    /// writes field by field (never the span as a whole), so a stale reader of a
+    /// recycled record races only on the fields it reads, which are atomics.
     @inlinable
-    public mutating func initialize(start: UInt, pageCount: Int, pageSize: Int, spanClass: SpanClass,
-                                    elemSize: Int, node: Int32, needzero: Bool) {
+    public static func initialize(_ span: SpanRef, start: UInt, pageCount: Int, pageSize: Int, spanClass: SpanClass,
+                                  elemSize: Int, node: Int32, needzero: Bool) {
+        let words = Int(span.pointee.bitmapWords)
         let nelems = spanClass.sizeClass == 0 ? 1 : (pageCount * pageSize) / elemSize
-        if _slowPath((nelems + 63) / 64 > Int(bitmapWords)) {
-            FatalMessage("SpanCore: span record holds ").decimal(Int(bitmapWords))
+        if _slowPath((nelems + 63) / 64 > words) {
+            FatalMessage("SpanCore: span record holds ").decimal(words)
                 .text(" bitmap words, span needs ").decimal((nelems + 63) / 64).crash()
         }
-        next = nil; prev = nil; list = nil
-        startAddress = start
-        self.pageCount = pageCount
-        self.spanClass = spanClass
-        self.elemSize = spanClass.sizeClass == 0 ? pageCount * pageSize : elemSize
-        self.nelems = nelems
-        limit = start &+ UInt(nelems * self.elemSize)
-        divMul32 = Span.divMul32(forSize: self.elemSize)
-        self.node = node
-        self.needzero = needzero
-        for w in 0..<Int(bitmapWords) {
-            allocBits[w].store(0, ordering: .relaxed)
-            localFreeBits[w] = 0
-            remoteFreeBits[w].store(0, ordering: .relaxed)
+        let size = spanClass.sizeClass == 0 ? pageCount * pageSize : elemSize
+        span.pointee.next = nil
+        span.pointee.prev = nil
+        span.pointee.list = nil
+        span.pointee.startAddress = start
+        span.pointee.pageCount = pageCount
+        span.pointee.spanClass = spanClass
+        span.pointee.elemSize = size
+        span.pointee.nelems = nelems
+        span.pointee.limit = start &+ UInt(nelems * size)
+        span.pointee.divMul32 = Span.divMul32(forSize: size)
+        span.pointee.node = node
+        span.pointee.needzero.store(needzero, ordering: .relaxed)
+        let alloc = span.pointee.allocBits, local = span.pointee.localFreeBits, remote = span.pointee.remoteFreeBits
+        for w in 0..<words {
+            alloc[w].store(0, ordering: .relaxed)
+            local[w] = 0
+            remote[w].store(0, ordering: .relaxed)
         }
-        allocCache = ~0
-        allocCount.store(0, ordering: .relaxed)
-        remoteFreeCount.store(0, ordering: .relaxed)
-        owner.store(0, ordering: .relaxed)
-        sweepgen.store(0, ordering: .relaxed)
-        gcmarkBits = nil
-        specials = nil
-        freeindex.store(0, ordering: .releasing)
-        state.store(SpanState.inUse.rawValue, ordering: .releasing)
+        span.pointee.allocCache.store(~0, ordering: .relaxed)
+        span.pointee.allocCount.store(0, ordering: .relaxed)
+        span.pointee.remoteFreeCount.store(0, ordering: .relaxed)
+        span.pointee.owner.store(0, ordering: .relaxed)
+        span.pointee.sweepgen.store(0, ordering: .relaxed)
+        span.pointee.gcmarkBits = nil
+        span.pointee.specials = nil
+        span.pointee.freeindex.store(0, ordering: .releasing)
+        span.pointee.state.store(SpanState.inUse.rawValue, ordering: .releasing)
     }
 
     /// The span's state.

@@ -11,14 +11,15 @@ extension Span {
     /// empty or the next object starts a new 64-bit word (the caller then takes
     /// ``nextFreeIndex()``).
     @inlinable @inline(__always)
-    public mutating func nextFreeFast() -> UInt? {
-        let bit = allocCache.trailingZeroBitCount
+    public func nextFreeFast() -> UInt? {
+        let cache = allocCache.load(ordering: .relaxed)
+        let bit = cache.trailingZeroBitCount
         if bit < 64 {
             let result = freeindex.load(ordering: .relaxed) &+ bit
             if result < nelems {
                 let next = result &+ 1
                 if next & 63 == 0 && next != nelems { return nil }
-                allocCache = allocCache >> UInt64(bit &+ 1)
+                allocCache.store(cache >> UInt64(bit &+ 1), ordering: .relaxed)
                 freeindex.store(next, ordering: .releasing)
                 allocCount.store(allocCount.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
                 return startAddress &+ UInt(bitPattern: result &* elemSize)
@@ -32,10 +33,10 @@ extension Span {
     /// word; `nelems` when none is left before the next sweep. Advances
     /// ``freeindex`` past the returned object and counts it allocated.
     @inlinable
-    public mutating func nextFreeIndex() -> Int {
+    public func nextFreeIndex() -> Int {
         var index = freeindex.load(ordering: .relaxed)
         if index >= nelems { return nelems }
-        var bit = allocCache.trailingZeroBitCount
+        var bit = allocCache.load(ordering: .relaxed).trailingZeroBitCount
         while bit == 64 {
             // The cache is exhausted: move to the next 64-object word.
             index = (index &+ 64) & ~63
@@ -44,14 +45,14 @@ extension Span {
                 return nelems
             }
             refillAllocCache(word: index >> 6)
-            bit = allocCache.trailingZeroBitCount
+            bit = allocCache.load(ordering: .relaxed).trailingZeroBitCount
         }
         let result = index &+ bit
         if result >= nelems {
             freeindex.store(nelems, ordering: .releasing)
             return nelems
         }
-        allocCache = allocCache >> UInt64(bit &+ 1)
+        allocCache.store(allocCache.load(ordering: .relaxed) >> UInt64(bit &+ 1), ordering: .relaxed)
         let next = result &+ 1
         if next & 63 == 0 && next != nelems {
             refillAllocCache(word: next >> 6)
@@ -64,8 +65,8 @@ extension Span {
     /// Loads the complement of alloc-bits word `word` into ``allocCache`` (Go's
     /// `refillAllocCache`): a 1 bit is a free object.
     @inlinable @inline(__always)
-    public mutating func refillAllocCache(word: Int) {
-        allocCache = ~allocBits[word].load(ordering: .relaxed)
+    public func refillAllocCache(word: Int) {
+        allocCache.store(~allocBits[word].load(ordering: .relaxed), ordering: .relaxed)
     }
 
     /// Folds every free since the last sweep into the alloc bits, restarts
@@ -76,7 +77,7 @@ extension Span {
     /// An object freed twice — once by the owner and once remotely — is found here
     /// (both bits set) and reported as a double free.
     @inlinable
-    public mutating func sweepFrees() -> Int {
+    public func sweepFrees() -> Int {
         let handedOut = freeindex.load(ordering: .relaxed)
         var live = 0
         var freed = 0
@@ -133,7 +134,7 @@ extension Span {
     /// Records the free of object `index` by the span's owner (no atomics on
     /// the owner's own bits).
     @inlinable @inline(__always)
-    public mutating func freeLocal(_ index: Int) -> FreeRefusal? {
+    public func freeLocal(_ index: Int) -> FreeRefusal? {
         let w = index >> 6
         let mask: UInt64 = 1 << UInt64(index & 63)
         let allocated = allocBits[w].load(ordering: .relaxed) & mask != 0

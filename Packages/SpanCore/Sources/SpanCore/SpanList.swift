@@ -63,6 +63,12 @@ public struct SpanList: ~Copyable {
         count &-= 1
     }
 
+    /// True when `span` is on this list (by its `list` field: O(1)).
+    @inlinable
+    public mutating func contains(_ span: SpanRef) -> Bool {
+        span.pointee.list == identity()
+    }
+
     /// Removes and returns the first span.
     @inlinable
     public mutating func popFirst() -> SpanRef? {

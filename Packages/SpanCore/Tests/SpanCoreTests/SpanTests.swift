@@ -16,9 +16,9 @@ struct TestSpan: ~Copyable {
         bytes = pages * SizeClasses.pageSize
         memory = try! SystemMemory.mapAnonymous(bytes: bytes).get()
         span = records.allocate(objects: SizeClasses.objects(ofClass: sizeClass))!
-        span.pointee.initialize(start: UInt(bitPattern: memory), pageCount: pages, pageSize: SizeClasses.pageSize,
-                                spanClass: SpanClass(sizeClass: sizeClass, noscan: true),
-                                elemSize: SizeClasses.size(ofClass: sizeClass), node: 0, needzero: false)
+        Span.initialize(span, start: UInt(bitPattern: memory), pageCount: pages, pageSize: SizeClasses.pageSize,
+                        spanClass: SpanClass(sizeClass: sizeClass, noscan: true),
+                        elemSize: SizeClasses.size(ofClass: sizeClass), node: 0, needzero: false)
     }
 
     /// Allocates through the fast path, falling back to nextFreeIndex.

@@ -14,17 +14,18 @@ extension HeapState {
         // `state.pointee.retiredCounters[c]` crashes Swift 6.3.1's compiler
         // under -sanitize=thread (an invalid bitcast in TSan's access instrumentation).
         let counters = state.pointee.retiredCounters
+        let fields = state.pointee.mutableFields
         let mallocs = cache.pointee.mallocs
         let frees = cache.pointee.frees
         for c in 0..<n {
             counters[c] += mallocs[c].exchange(0, ordering: .relaxed)
             counters[n + c] += frees[c].exchange(0, ordering: .relaxed)
         }
-        state.pointee.retiredLargeBytesAllocated += cache.pointee.largeBytesAllocated.pointee.exchange(0, ordering: .relaxed)
-        state.pointee.retiredLargeBytesFreed += cache.pointee.largeBytesFreed.pointee.exchange(0, ordering: .relaxed)
+        fields.pointee.retiredLargeBytesAllocated += cache.pointee.largeBytesAllocated.pointee.exchange(0, ordering: .relaxed)
+        fields.pointee.retiredLargeBytesFreed += cache.pointee.largeBytesFreed.pointee.exchange(0, ordering: .relaxed)
         cache.pointee.retired = true
-        cache.pointee.nextInThread = UnsafeMutableRawPointer(state.pointee.retiredCaches)
-        state.pointee.retiredCaches = cache
+        cache.pointee.nextInThread = UnsafeMutableRawPointer(fields.pointee.retiredCaches)
+        fields.pointee.retiredCaches = cache
         state.pointee.cacheLock.unlock()
     }
 }

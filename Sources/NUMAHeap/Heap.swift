@@ -130,15 +130,18 @@ extension HeapCore {
     /// Allocates `byteCount` bytes aligned to `alignment`, zeroed when asked.
     @inline(__always)
     public func allocate(byteCount: Int, alignment: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
-        if _fastPath(byteCount >= 0 && byteCount <= SizeClassTable.maxSmallSize && alignment > 0 && alignment <= 16
-                        && alignment & (alignment &- 1) == 0) {
-            // Every class above 16 bytes but 24 is a multiple of 16 and spans are
-            // page-aligned, so 16-byte alignment only needs 24 → 32.
-            let size = max(byteCount, 1)
-            var sizeClass = SizeClassTable.sizeClass(for: size)
-            if alignment == 16 && SizeClassTable.size(of: sizeClass) & 15 != 0 {
-                sizeClass = SizeClassTable.sizeClass(for: (size + 15) & ~15)
-            }
+        // Alignments 1…16 need no search: every class above 16 bytes but 24 is a
+        // multiple of 16 and spans are page-aligned; the lookup's second array
+        // already maps 8 → 16 and 24 → 32 for alignment 16.
+        let alignmentOK = UInt(bitPattern: alignment &- 1) < 16 && alignment & (alignment &- 1) == 0
+        let size = UInt(bitPattern: byteCount)
+        if _fastPath(size <= 1024 && alignmentOK) {
+            let row = alignment == 16 ? 129 : 0
+            let sizeClass = Int(state.pointee.sizeClassLookup[row &+ Int(truncatingIfNeeded: (size &+ 7) >> 3)])
+            return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed)
+        }
+        if _fastPath(size <= UInt(SizeClassTable.maxSmallSize) && alignmentOK) {
+            let sizeClass = Int(state.pointee.sizeClassLookup[258 &+ Int(truncatingIfNeeded: (size &- 1024 &+ 127) >> 7)])
             return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed)
         }
         return try allocateSlow(byteCount: byteCount, alignment: alignment, zeroed: zeroed)

@@ -20,14 +20,12 @@ import Synchronization
 struct HeapState: ~Copyable {
     /// Never reused by another heap in this process.
     let id: UInt
-    /// Link in ``HeapRegistry/liveHeaps`` (registry lock).
-    var nextLive: UnsafeMutablePointer<HeapState>? = nil
     let configuration: HeapConfiguration
     let pageSize: Int
     let spanClassCount: Int
     let sizeClassCount: Int
 
-    var arenas: ArenaMap<SystemAddressSpace>
+    let arenas: ArenaMap<SystemAddressSpace>
     let arenaLock: RawLock
 
     let nodeCount: Int
@@ -35,26 +33,86 @@ struct HeapState: ~Copyable {
     /// Span with no objects that empty cache slots point at (Go's `emptymspan`).
     let emptySpan: SpanRef
 
-    let cacheLock: RawLock
-    /// Every cache record of this heap, live or retired (`nextCache` links).
-    var allCaches: UnsafeMutablePointer<ThreadCache>? = nil
-    /// Retired records ready for reuse (`nextInThread` links while retired).
-    var retiredCaches: UnsafeMutablePointer<ThreadCache>? = nil
-    var cacheBumpNext: UInt = 0
-    var cacheBumpEnd: UInt = 0
-    var cacheMappedBytes: Int = 0
-    /// Counters folded in from retired caches: mallocs then frees per size class.
-    let retiredCounters: UnsafeMutablePointer<Int>
-    var retiredLargeBytesAllocated: Int = 0
-    var retiredLargeBytesFreed: Int = 0
+    /// The size → size-class lookup, copied from SpanCore's tables at creation so
+    /// the allocation fast path reads one byte through a pointer it already holds
+    /// (SpanCore's globals are reached through an addressor call from another
+    /// module). Three arrays of bytes: `[0, 129)` for sizes 0…1024 in 8-byte steps
+    /// at alignment ≤ 8, `[129, 258)` the same for alignment 16 (no class whose
+    /// size is not a multiple of 16, i.e. 8 → 16 and 24 → 32), and `[258, …)`
+    /// for 1025…maxSmallSize in 128-byte steps (those classes are multiples of 128).
+    let sizeClassLookup: UnsafeMutablePointer<UInt8>
 
-    /// The scavenger's per-heap state (owned by the scavenger's files; nil until
-    /// it starts). Written under the registry of those files' own lock.
-    var scavengerState: UnsafeMutableRawPointer? = nil
+    let cacheLock: RawLock
+    /// Counters folded in from retired caches: mallocs then frees per size class. Under `cacheLock`.
+    let retiredCounters: UnsafeMutablePointer<Int>
+
+    /// The fields written after creation, out of line (see ``HeapMutableFields``).
+    let mutableFields: UnsafeMutablePointer<HeapMutableFields>
 
     /// The mapping holding this struct and its arrays.
     let mappingBase: UnsafeMutableRawPointer
     let mappingBytes: Int
+}
+
+/// The fields of a ``HeapState`` written after creation. They live out of line
+/// and are reached through `nonmutating` addressors, so that writing one (under
+/// its lock) never claims the whole `HeapState`, which every allocating thread
+/// reads at the same time.
+struct HeapMutableFields {
+    /// Link in ``HeapRegistry/liveHeaps``. Registry lock.
+    var nextLive: UnsafeMutablePointer<HeapState>? = nil
+    /// Every cache record of this heap, live or retired (`nextCache` links). Cache lock.
+    var allCaches: UnsafeMutablePointer<ThreadCache>? = nil
+    /// Retired records ready for reuse (`nextInThread` links while retired). Cache lock.
+    var retiredCaches: UnsafeMutablePointer<ThreadCache>? = nil
+    /// Bump region for new cache records. Cache lock.
+    var cacheBumpNext: UInt = 0
+    var cacheBumpEnd: UInt = 0
+    var cacheMappedBytes = 0
+    /// Large-object bytes of retired caches. Cache lock.
+    var retiredLargeBytesAllocated = 0
+    var retiredLargeBytesFreed = 0
+    /// The scavenger's per-heap state (owned by the scavenger's files; nil until it starts).
+    var scavengerState: UnsafeMutableRawPointer? = nil
+}
+
+extension HeapState {
+    var nextLive: UnsafeMutablePointer<HeapState>? {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.nextLive)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.nextLive)! }
+    }
+    var allCaches: UnsafeMutablePointer<ThreadCache>? {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.allCaches)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.allCaches)! }
+    }
+    var retiredCaches: UnsafeMutablePointer<ThreadCache>? {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.retiredCaches)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.retiredCaches)! }
+    }
+    var cacheBumpNext: UInt {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.cacheBumpNext)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.cacheBumpNext)! }
+    }
+    var cacheBumpEnd: UInt {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.cacheBumpEnd)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.cacheBumpEnd)! }
+    }
+    var cacheMappedBytes: Int {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.cacheMappedBytes)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.cacheMappedBytes)! }
+    }
+    var retiredLargeBytesAllocated: Int {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.retiredLargeBytesAllocated)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.retiredLargeBytesAllocated)! }
+    }
+    var retiredLargeBytesFreed: Int {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.retiredLargeBytesFreed)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.retiredLargeBytesFreed)! }
+    }
+    var scavengerState: UnsafeMutableRawPointer? {
+        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.scavengerState)!) }
+        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.scavengerState)! }
+    }
 }
 
 extension HeapState {
@@ -73,6 +131,9 @@ extension HeapState {
         let locksOffset = layout; layout += lockBytes * (nodeCount + 2)
         let emptyOffset = layout; layout += round(MemoryLayout<Span>.stride) + 3 * 8
         let countersOffset = layout; layout += round(8 * 2 * sizeClassCount)
+        let mutableOffset = layout; layout += round(MemoryLayout<HeapMutableFields>.stride)
+        let lookupCount = 258 + (SizeClassTable.maxSmallSize - 1024 + 127) / 128 + 1
+        let lookupOffset = layout; layout += round(lookupCount)
         let bytes = (layout + SystemMemory.physicalPageSize - 1) & ~(SystemMemory.physicalPageSize - 1)
         guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
         let arenas: ArenaMap<SystemAddressSpace>
@@ -104,6 +165,19 @@ extension HeapState {
         let empty = emptyRaw.bindMemory(to: Span.self, capacity: 1)
         empty.initialize(to: Span(bitmaps: emptyRaw + round(MemoryLayout<Span>.stride), bitmapWords: 1, recordBucket: 0))
 
+        let lookup = (base + lookupOffset).bindMemory(to: UInt8.self, capacity: lookupCount)
+        for i in 0...128 {
+            let size = max(i * 8, 1)
+            let plain = SizeClassTable.sizeClass(for: size)
+            lookup[i] = UInt8(plain)
+            lookup[129 + i] = UInt8(SizeClassTable.size(of: plain) & 15 == 0
+                                    ? plain : SizeClassTable.sizeClass(for: (size + 15) & ~15))
+        }
+        for i in 0..<(lookupCount - 258) {
+            lookup[258 + i] = UInt8(SizeClassTable.sizeClass(for: min(1024 + i * 128, SizeClassTable.maxSmallSize)))
+        }
+        let mutable = (base + mutableOffset).bindMemory(to: HeapMutableFields.self, capacity: 1)
+        mutable.initialize(to: HeapMutableFields())
         let state = (base + stateOffset).bindMemory(to: HeapState.self, capacity: 1)
         state.initialize(to: HeapState(
             id: HeapRegistry.takeHeapID(),
@@ -116,8 +190,10 @@ extension HeapState {
             nodeCount: nodeCount,
             nodes: nodes,
             emptySpan: empty,
+            sizeClassLookup: lookup,
             cacheLock: RawLock(initializingAt: lockStorage()),
             retiredCounters: (base + countersOffset).bindMemory(to: Int.self, capacity: 2 * sizeClassCount),
+            mutableFields: mutable,
             mappingBase: base,
             mappingBytes: bytes))
         return state
@@ -143,9 +219,12 @@ extension HeapState {
     static func newCache(_ state: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ThreadCache> {
         state.pointee.cacheLock.lock()
         defer { state.pointee.cacheLock.unlock() }
+        // Through a local pointer: compound assignments through the addressors
+        // crash Swift 6.3.1's compiler under -sanitize=thread.
+        let fields = state.pointee.mutableFields
         let node: Int32 = 0
-        if let reused = state.pointee.retiredCaches {
-            state.pointee.retiredCaches = reused.pointee.nextInThread?.assumingMemoryBound(to: ThreadCache.self)
+        if let reused = fields.pointee.retiredCaches {
+            fields.pointee.retiredCaches = reused.pointee.nextInThread?.assumingMemoryBound(to: ThreadCache.self)
             reused.pointee.nextInThread = nil
             reused.pointee.retired = false
             reused.pointee.node = node
@@ -153,22 +232,22 @@ extension HeapState {
         }
         let bytes = ThreadCache.recordBytes(spanClassCount: state.pointee.spanClassCount,
                                             sizeClassCount: state.pointee.sizeClassCount)
-        if state.pointee.cacheBumpNext + UInt(bytes) > state.pointee.cacheBumpEnd {
+        if fields.pointee.cacheBumpNext + UInt(bytes) > fields.pointee.cacheBumpEnd {
             let chunk = max(bytes, 64 << 10)
             guard case .success(let memory) = SystemMemory.mapAnonymous(bytes: chunk) else {
                 FatalMessage("NUMAHeap: cannot map ").decimal(chunk).text(" bytes for thread caches").crash()
             }
-            state.pointee.cacheMappedBytes += chunk
-            state.pointee.cacheBumpNext = UInt(bitPattern: memory)
-            state.pointee.cacheBumpEnd = state.pointee.cacheBumpNext + UInt(chunk)
+            fields.pointee.cacheMappedBytes += chunk
+            fields.pointee.cacheBumpNext = UInt(bitPattern: memory)
+            fields.pointee.cacheBumpEnd = fields.pointee.cacheBumpNext + UInt(chunk)
         }
-        let raw = UnsafeMutableRawPointer(bitPattern: state.pointee.cacheBumpNext)!
-        state.pointee.cacheBumpNext += UInt(bytes)
+        let raw = UnsafeMutableRawPointer(bitPattern: fields.pointee.cacheBumpNext)!
+        fields.pointee.cacheBumpNext += UInt(bytes)
         let cache = ThreadCache.initialize(at: raw, spanClassCount: state.pointee.spanClassCount,
                                            sizeClassCount: state.pointee.sizeClassCount,
                                            empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id)
-        cache.pointee.nextCache = UnsafeMutableRawPointer(state.pointee.allCaches)
-        state.pointee.allCaches = cache
+        cache.pointee.nextCache = UnsafeMutableRawPointer(fields.pointee.allCaches)
+        fields.pointee.allCaches = cache
         return cache
     }
 }

@@ -12,6 +12,11 @@ struct NodeSpanSource: SpanSource {
     let node: Int
 
     @inline(__always) var heap: UnsafeMutablePointer<NodeHeap> { state.pointee.nodes + node }
+    // The node's out-of-line state, read once into locals: every write goes
+    // through these pointers, never through an lvalue rooted at the NodeHeap.
+    @inline(__always) var pageAllocator: UnsafeMutablePointer<PageAllocator> { heap.pointee._pages }
+    @inline(__always) var spanRecords: UnsafeMutablePointer<SpanRecordAllocator> { heap.pointee._spanRecords }
+    @inline(__always) var counters: UnsafeMutablePointer<NodeCounters> { heap.pointee._counters }
 
     func allocateSpan(pages: Int, spanClass: SpanClass) -> SpanRef? {
         let size = spanClass.sizeClass == 0 ? pages * state.pointee.pageSize : SizeClassTable.size(of: spanClass.sizeClass)
@@ -28,10 +33,10 @@ struct NodeSpanSource: SpanSource {
         h.pointee.lock.lock()
         defer { h.pointee.lock.unlock() }
         let ask = pages + alignmentPages - 1
-        var found = h.pointee.pages.allocate(pages: ask)
+        var found = pageAllocator.pointee.allocate(pages: ask)
         if found == nil {
             guard grow(pages: ask) else { return nil }
-            found = h.pointee.pages.allocate(pages: ask)
+            found = pageAllocator.pointee.allocate(pages: ask)
         }
         guard var (base, _) = found else { return nil }
         if alignmentPages > 1 {
@@ -39,23 +44,23 @@ struct NodeSpanSource: SpanSource {
             let aligned = (base + alignBytes - 1) & ~(alignBytes - 1)
             let head = Int(aligned - base) / pageSize
             let tail = ask - head - pages
-            if head > 0 { h.pointee.pages.free(base: base, pages: head) }
-            if tail > 0 { h.pointee.pages.free(base: aligned + UInt(pages * pageSize), pages: tail) }
+            if head > 0 { pageAllocator.pointee.free(base: base, pages: head) }
+            if tail > 0 { pageAllocator.pointee.free(base: aligned + UInt(pages * pageSize), pages: tail) }
             base = aligned
         }
         let bytes = pages * pageSize
         let needzero = state.pointee.arenas.allocNeedsZero(base: base, bytes: bytes)
         let objects = spanClass.sizeClass == 0 ? 1 : bytes / elemSize
-        guard let span = h.pointee.spanRecords.allocate(objects: objects) else {
-            h.pointee.pages.free(base: base, pages: pages)
+        guard let span = spanRecords.pointee.allocate(objects: objects) else {
+            pageAllocator.pointee.free(base: base, pages: pages)
             return nil
         }
         Span.initialize(span, start: base, pageCount: pages, pageSize: pageSize, spanClass: spanClass,
                         elemSize: elemSize, node: Int32(node), needzero: needzero)
         state.pointee.arenas.setSpan(base: base, pages: pages, span: UnsafeMutableRawPointer(span))
         state.pointee.arenas.setPageInUse(base)
-        h.pointee.pagesInUse += pages
-        h.pointee.spansInUse += 1
+        counters.pointee.pagesInUse += pages
+        counters.pointee.spansInUse += 1
         return span
     }
 
@@ -67,15 +72,15 @@ struct NodeSpanSource: SpanSource {
         let chunkBytes = 512 * state.pointee.pageSize
         let ask = (pages * state.pointee.pageSize + chunkBytes - 1) / chunkBytes * chunkBytes
         state.pointee.arenaLock.lock()
-        let result = state.pointee.arenas.grow(&h.pointee.arenaCursor, bytes: ask, node: Int32(node))
+        let result = state.pointee.arenas.grow(&counters.pointee.arenaCursor, bytes: ask, node: Int32(node))
         state.pointee.arenaLock.unlock()
         guard case .success(let growth) = result else { return false }
         if growth.leftoverBytes > 0 {
-            h.pointee.pages.grow(base: growth.leftoverBase, bytes: growth.leftoverBytes)
-            h.pointee.committedBytes += growth.leftoverBytes
+            pageAllocator.pointee.grow(base: growth.leftoverBase, bytes: growth.leftoverBytes)
+            counters.pointee.committedBytes += growth.leftoverBytes
         }
-        h.pointee.pages.grow(base: growth.base, bytes: growth.bytes)
-        h.pointee.committedBytes += growth.bytes
+        pageAllocator.pointee.grow(base: growth.base, bytes: growth.bytes)
+        counters.pointee.committedBytes += growth.bytes
         heapDidGrow(bytes: growth.bytes + growth.leftoverBytes)
         return true
     }
@@ -91,9 +96,9 @@ struct NodeSpanSource: SpanSource {
         // a freed block rather than of a foreign pointer.
         span.pointee.state.store(SpanState.dead.rawValue, ordering: .releasing)
         state.pointee.arenas.clearPageInUse(base)
-        h.pointee.pages.free(base: base, pages: pages)
-        h.pointee.spanRecords.free(span)
-        h.pointee.pagesInUse -= pages
-        h.pointee.spansInUse -= 1
+        pageAllocator.pointee.free(base: base, pages: pages)
+        spanRecords.pointee.free(span)
+        counters.pointee.pagesInUse -= pages
+        counters.pointee.spansInUse -= 1
     }
 }

@@ -13,6 +13,6 @@ let package = Package(
     ],
     targets: [
         .target(name: "Scavenger", dependencies: [.product(name: "Platform", package: "Platform"), .product(name: "PageAlloc", package: "PageAlloc")]),
-        .testTarget(name: "ScavengerTests", dependencies: ["Scavenger"]),
+        .testTarget(name: "ScavengerTests", dependencies: ["Scavenger", .product(name: "Platform", package: "Platform"), .product(name: "PageAlloc", package: "PageAlloc")]),
     ]
 )

@@ -47,16 +47,24 @@ public struct HeapConfiguration: Sendable, Equatable {
     /// (nil: no limit beyond the system's). Reaching it makes allocations throw
     /// ``HeapError/outOfMemory(requested:)``.
     public var addressSpaceLimit: Int? = nil
+    /// A soft limit on the heap's retained memory (committed and not released),
+    /// in bytes, like Go's `GOMEMLIMIT` (nil: none). Above it the scavenger
+    /// releases free pages aggressively: before the heap grows, everything over
+    /// the limit; in the background, without pacing itself. Live memory may
+    /// still exceed it — the limit never makes an allocation fail.
+    public var memoryLimit: Int? = nil
 
     public init(numaPolicy: NUMAPolicy = .automatic,
                 scavenging: Scavenging = .background(retainExtraPercent: 10),
                 releaseMethod: ReleaseMethod = .dontNeed,
                 transparentHugePages: TransparentHugePages = .default,
-                addressSpaceLimit: Int? = nil) {
+                addressSpaceLimit: Int? = nil,
+                memoryLimit: Int? = nil) {
         self.numaPolicy = numaPolicy
         self.scavenging = scavenging
         self.releaseMethod = releaseMethod
         self.transparentHugePages = transparentHugePages
         self.addressSpaceLimit = addressSpaceLimit
+        self.memoryLimit = memoryLimit
     }
 }

@@ -51,6 +51,32 @@ public struct HeapStatistics: Sendable, Equatable {
     /// Bytes of the heap's own metadata mappings (state, span records, thread caches).
     public var metadataBytes: Int
 
+    /// What the scavenger has done over the heap's life.
+    public struct Scavenger: Sendable, Equatable {
+        /// Bytes returned to the system with `madvise` (background worker,
+        /// growth and memory limit, ``Heap/releaseFreeMemory()``). Pages used
+        /// again and released again count again; ``HeapStatistics/releasedBytes``
+        /// is what is released now.
+        public var releasedBytesTotal = 0
+        /// Of those, released inline when the heap grew (goal or memory limit).
+        public var releasedOnGrowthBytes = 0
+        /// Of those, released by the background worker.
+        public var releasedInBackgroundBytes = 0
+        /// CPU time of the background worker's thread, from its own
+        /// `CLOCK_THREAD_CPUTIME_ID`.
+        public var cpuNanoseconds = 0
+        /// Background cycles (the worker left the goal and released memory) and
+        /// steps (releases of up to one quantum, 2 MiB).
+        public var cycles = 0
+        public var steps = 0
+        /// Whether the worker's thread runs now (started by the first growth).
+        public var isRunning = false
+        /// `madvise` calls the kernel refused (those pages stayed backed).
+        public var releaseFailures = 0
+        public init() {}
+    }
+    public var scavenger = Scavenger()
+
     /// Bytes of arena memory committed, all nodes.
     public var mappedBytes: Int { nodes.reduce(0) { $0 + $1.mappedBytes } }
     /// Bytes in spans in use, all nodes.
@@ -103,23 +129,46 @@ extension HeapCore {
         s.pointee.cacheLock.unlock()
 
         var nodes: [HeapStatistics.Node] = []
+        nodes.reserveCapacity(s.pointee.nodeCount)
         var spanRecordBytes = 0
+        var scavenger = HeapStatistics.Scavenger()
+        let sc = ScavengerState.of(s)
         for i in 0..<s.pointee.nodeCount {
             let h = s.pointee.nodes + i
             h.pointee.lock.lock()
             let page = s.pointee.pageSize
             let released = h.pointee.pages.scavengedPages * page
             let free = h.pointee.pages.freePages * page
-            nodes.append(HeapStatistics.Node(
+            let node = HeapStatistics.Node(
                 node: i, mappedBytes: h.pointee.committedBytes, inUseBytes: h.pointee.pagesInUse * page,
-                idleBytes: free - released, releasedBytes: released, spans: h.pointee.spansInUse))
+                idleBytes: free - released, releasedBytes: released, spans: h.pointee.spansInUse)
             spanRecordBytes += h.pointee.spanRecords.mappedBytes
+            if let sc {
+                scavenger.releasedBytesTotal += sc.pointee.nodes[i].releasedBytes
+                scavenger.releasedOnGrowthBytes += sc.pointee.nodes[i].inlineReleasedBytes
+                scavenger.releaseFailures += sc.pointee.nodes[i].releaseFailures
+            }
             h.pointee.lock.unlock()
+            nodes.append(node)   // after unlocking: appending may allocate
+        }
+        var scavengerMetadata = 0
+        if let sc {
+            scavengerMetadata = sc.pointee.mappingBytes
+            if let worker = sc.pointee.worker {
+                let w = worker.statistics
+                scavenger.cpuNanoseconds = w.cpuNanoseconds
+                scavenger.cycles = w.cycles
+                scavenger.steps = w.steps
+                scavenger.isRunning = w.isRunning
+                scavenger.releasedInBackgroundBytes = w.releasedBytes
+                scavengerMetadata += 4096
+            }
         }
         let classes = (0..<n).map { c in
             HeapStatistics.SizeClass(size: c == 0 ? 0 : SizeClassTable.size(of: c), mallocs: mallocs[c], frees: frees[c])
         }
         return HeapStatistics(sizeClasses: classes, nodes: nodes, largeMallocs: mallocs[0], largeFrees: frees[0],
-                              largeLiveBytes: largeAllocated - largeFreed, metadataBytes: metadata + spanRecordBytes)
+                              largeLiveBytes: largeAllocated - largeFreed,
+                              metadataBytes: metadata + spanRecordBytes + scavengerMetadata, scavenger: scavenger)
     }
 }

@@ -81,7 +81,7 @@ struct NodeSpanSource: SpanSource {
         }
         pageAllocator.pointee.grow(base: growth.base, bytes: growth.bytes)
         counters.pointee.committedBytes += growth.bytes
-        heapDidGrow(bytes: growth.bytes + growth.leftoverBytes)
+        heapDidGrow(growth)
         return true
     }
 

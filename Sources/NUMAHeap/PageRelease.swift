@@ -1,37 +1,58 @@
-import ArenaMap
+// releaseFreeMemory: Go's scavengeAll / debug.FreeOSMemory.
 import PageAlloc
 import Platform
-
-/// Returns ranges the page allocator marks scavenged to the system with
-/// `madvise` (Go's `sysUnused`). Runs under the node's lock.
-struct AddressSpaceReleaser: PageReleaser {
-    let space: SystemAddressSpace
-    let method: ReleaseMethod
-    /// Ranges the kernel refused (counted, never fatal: the pages stay backed).
-    var failures = 0
-
-    mutating func release(base: UInt, bytes: Int) {
-        if case .failure = space.release(base, bytes: bytes, method: method) { failures += 1 }
-    }
-}
+import Scavenger
 
 extension HeapCore {
     /// Returns every free page to the system now (Go's `debug.FreeOSMemory`)
-    /// and reports the bytes released. Pages already released are not counted again.
+    /// and reports the bytes released. Pages already released are not counted
+    /// again. Takes each node's lock in turn; the background worker, if any,
+    /// keeps running (it finds nothing left to do).
     @discardableResult
     public func releaseFreeMemory() -> Int {
-        releaseRetainedSpans()
         let s = state
-        let method: ReleaseMethod = s.pointee.configuration.releaseMethod == .free ? .free : .dontNeed
+        // 2^48 bytes: all of the address space the page allocator can manage
+        // (Int.max would overflow its page rounding).
+        let everything = 1 << 48
         var total = 0
         for n in 0..<s.pointee.nodeCount {
-            let h = s.pointee.nodes + n
-            h.pointee.lock.lock()
-            var releaser = AddressSpaceReleaser(space: s.pointee.arenas.space, method: method)
-            // 2^48 bytes: all of the address space the page allocator can manage.
-            total += h.pointee.pages.scavenge(bytes: 1 << 48, releaser: &releaser)
-            h.pointee.lock.unlock()
+            let lock = s.pointee.nodes[n].lock
+            lock.lock()
+            if let sc = ScavengerState.of(s) {
+                total += ScavengerState.releaseLocked(sc, s, node: n, bytes: everything)
+            } else {
+                var releaser = MadviseReleaser(advice: s.pointee.configuration.releaseMethod == .free ? .free : .dontNeed)
+                total += s.pointee.nodes[n]._pages.pointee.scavenge(bytes: everything, releaser: &releaser)
+            }
+            lock.unlock()
         }
         return total
+    }
+}
+
+extension Heap {
+    /// Stops the heap's background scavenger and waits for its thread to
+    /// exit; it stays stopped until ``startBackgroundScavenger()``. Free
+    /// memory is then released only when the heap grows past its goal or by
+    /// ``releaseFreeMemory()``.
+    public func stopBackgroundScavenger() { core.stopBackgroundScavenger() }
+
+    /// Starts the background scavenger now (normally the heap's first growth
+    /// starts it). Returns false when scavenging is `.disabled` or the thread
+    /// cannot be created.
+    @discardableResult
+    public func startBackgroundScavenger() -> Bool { core.startBackgroundScavenger() }
+}
+
+extension HeapCore {
+    /// See ``Heap/stopBackgroundScavenger()``.
+    public func stopBackgroundScavenger() {
+        ScavengerState.of(state)?.pointee.worker?.stop()
+    }
+
+    /// See ``Heap/startBackgroundScavenger()``.
+    @discardableResult
+    public func startBackgroundScavenger() -> Bool {
+        ScavengerState.of(state)?.pointee.worker?.start() ?? false
     }
 }

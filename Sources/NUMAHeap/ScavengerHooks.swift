@@ -1,19 +1,67 @@
-// Where the heap calls the scavenger. The scavenger issue fills these in; until
-// then they do nothing (retained memory is released only by releaseFreeMemory()).
+// Where the heap calls the scavenger: creation and destruction of a heap's
+// scavenger, and Go's mheap.grow inline scavenge (with the arenas' huge-page
+// advice and the lazy start of the background worker).
+import ArenaMap
+import Platform
+import Scavenger
 
 extension NodeSpanSource {
     /// Called by ``grow(pages:)`` after the node's page allocator grew by
-    /// `bytes`, with the node's lock held (Go's `mheap.grow` inline scavenge:
-    /// release what the growth pushed over the goal).
-    func heapDidGrow(bytes: Int) {}
+    /// `growth` (committed, never-used memory, free and scavenged), with the
+    /// node's lock held:
+    ///
+    /// 1. transparent-huge-page advice on the new memory (`.always`:
+    ///    `MADV_HUGEPAGE`, `.never`: `MADV_NOHUGEPAGE`), before first touch;
+    /// 2. Go's inline scavenge: release what this growth pushes over the goal
+    ///    (at most the growth), or everything above the memory limit;
+    /// 3. start the background worker if this is the heap's first growth, and
+    ///    wake it when the node is over its goal.
+    func heapDidGrow(_ growth: ArenaGrowth) {
+        guard let sc = ScavengerState.of(state) else { return }
+        if let advice = sc.pointee.arenaAdvice {
+            advise(sc, growth.base, growth.bytes, advice)
+            advise(sc, growth.leftoverBase, growth.leftoverBytes, advice)
+        }
+        heapDidGrow(bytes: growth.bytes + growth.leftoverBytes)
+    }
+
+    /// The goal and worker part of ``heapDidGrow(_:)`` (no huge-page advice:
+    /// that needs the range). Node lock held.
+    func heapDidGrow(bytes: Int) {
+        guard let sc = ScavengerState.of(state) else { return }
+        let figures = ScavengerState.figuresLocked(state, node: node)
+        let want = sc.pointee.goal.bytesToRelease(figures, growingBy: bytes)
+        if want > 0 {
+            let released = ScavengerState.releaseLocked(sc, state, node: node, bytes: want)
+            sc.pointee.nodes[node].inlineReleasedBytes += released
+        }
+        if let worker = sc.pointee.worker {
+            // Lazily, like Go's bgscavenge: the first growth starts the thread.
+            // (pthread_create runs here under the node lock; see Docs/Scavenger.md.)
+            worker.startLazily()
+            if sc.pointee.goal.bytesToRelease(ScavengerState.figuresLocked(state, node: node)) > 0 { worker.wake() }
+        }
+    }
+
+    private func advise(_ sc: UnsafeMutablePointer<ScavengerState>, _ base: UInt, _ bytes: Int, _ advice: MemoryAdvice) {
+        guard bytes > 0, let p = UnsafeMutableRawPointer(bitPattern: base) else { return }
+        if case .failure = SystemMemory.advise(p, bytes: bytes, advice) { sc.pointee.nodes[node].adviceFailures += 1 }
+    }
 }
 
 extension HeapState {
-    /// Called once a heap's state is created and registered (start nothing
-    /// eagerly: Go starts its background scavenger lazily).
-    static func scavengerHeapCreated(_ state: UnsafeMutablePointer<HeapState>) {}
+    /// Called once a heap's state is created and registered: maps the
+    /// scavenger's state. Starts nothing (Go starts its background scavenger
+    /// lazily; here the first growth does).
+    static func scavengerHeapCreated(_ state: UnsafeMutablePointer<HeapState>) {
+        state.pointee.scavengerState = ScavengerState.create(for: state).map { UnsafeMutableRawPointer($0) }
+    }
 
-    /// Called before a heap's state is torn down; must stop any worker that
-    /// uses it and wait for it.
-    static func scavengerHeapDestroying(_ state: UnsafeMutablePointer<HeapState>) {}
+    /// Called before a heap's state is torn down: stops the worker and waits
+    /// for its thread, then unmaps the scavenger's state.
+    static func scavengerHeapDestroying(_ state: UnsafeMutablePointer<HeapState>) {
+        guard let sc = ScavengerState.of(state) else { return }
+        state.pointee.scavengerState = nil
+        ScavengerState.destroy(sc)
+    }
 }

@@ -1,0 +1,28 @@
+// ScavengeTarget: what the background worker needs from a heap. The heap
+// implements it over its own locks; the worker never sees a lock of the heap.
+
+/// A heap as the background ``ScavengeWorker`` sees it.
+///
+/// A conforming type should be a small value (a pointer to the heap's state):
+/// the worker stores it inline in memory it maps, so no Swift object is
+/// allocated, and calls it from its own thread without holding any lock.
+public protocol ScavengeTarget: Sendable {
+    /// Bytes committed for pages and not released (`mapped − released`).
+    var retainedBytes: Int { get }
+    /// Bytes in use.
+    var inUseBytes: Int { get }
+    /// Both figures, read together where the heap can (default: one after the other).
+    var figures: ScavengeFigures { get }
+    /// Releases at least `bytes` of free memory if there is that much (it may
+    /// round up, e.g. to huge pages) and returns the bytes released. Takes and
+    /// drops the heap's locks itself; must not sleep holding them.
+    func scavenge(bytes: Int) -> Int
+    /// The worker went idle (at the goal): the next cycle starts from the top
+    /// of the heap again (Go resets `scavAddr` once per cycle).
+    func scavengeCycleEnded()
+}
+
+extension ScavengeTarget {
+    public var figures: ScavengeFigures { ScavengeFigures(retainedBytes: retainedBytes, inUseBytes: inUseBytes) }
+    public func scavengeCycleEnded() {}
+}

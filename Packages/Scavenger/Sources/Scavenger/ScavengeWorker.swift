@@ -1,0 +1,272 @@
+// ScavengeWorker: the background scavenger — one pthread per heap, Go 1.14's
+// bgscavenge. It is started lazily (the heap starts it on its first growth),
+// releases free pages one quantum at a time from the highest addresses down,
+// sleeps after each step so that it uses about 1% of one CPU (ScavengePacer,
+// from its own thread CPU clock), and idles — polling every `idlePoll`, or
+// woken by wake() — while the heap is at its goal. Above the memory limit it
+// releases without sleeping. stop() wakes it and joins it.
+//
+// Everything lives in one page the worker maps itself: the mutex and condition
+// variable, the pacer, the counters and the target (a small value stored
+// inline). The loop allocates no Swift object.
+//
+// Locks: `mutex` protects every field of _WorkerState below. The worker never
+// holds it while calling the target (which takes the heap's locks), and the
+// heap may call wake()/start() holding its own locks: heap locks → mutex, never
+// the reverse.
+import Glibc
+import Platform
+
+/// The state of one worker, in its own mapping (see the file comment).
+@usableFromInline
+struct _WorkerState {
+    /// The thread, valid while `running` (mutex).
+    var thread = pthread_t()
+    /// A thread exists and has not been joined (mutex).
+    var running = false
+    /// start() has succeeded once (mutex): startLazily() does nothing after.
+    var startedOnce = false
+    /// stop() asked the thread to exit (mutex).
+    var stopping = false
+    /// wake() was called since the worker last went idle (mutex).
+    var wake = false
+    /// The worker is at the goal (between cycles) (mutex).
+    var idle = true
+    /// Written by the worker only (mutex for readers).
+    var pacer: ScavengePacer
+    let goal: ScavengeGoal
+    let quantumBytes: Int
+    let idlePollNanoseconds: Int
+    // Counters: written by the worker under `mutex`, read by statistics.
+    var cpuNanoseconds = 0
+    var sleptNanoseconds = 0
+    var cycles = 0
+    var steps = 0
+    var unpacedSteps = 0
+    var releasedBytes = 0
+    let target: any ScavengeTarget
+}
+
+/// A background scavenger thread over a ``ScavengeTarget``.
+///
+/// A `ScavengeWorker` is a pointer to memory the worker maps: copies name the
+/// same worker; ``destroy()`` ends it for all of them.
+public struct ScavengeWorker: @unchecked Sendable {
+    /// How a worker paces itself.
+    public struct Configuration: Sendable {
+        /// The goal the worker keeps the target at.
+        public var goal: ScavengeGoal
+        /// The fraction of one CPU to use (Go: 1%).
+        public var targetFraction: Double
+        /// Bytes released per step (Go 1.14: one physical page). NUMAHeap uses
+        /// four huge pages (8 MiB): a few PMD zaps where huge pages back the
+        /// heap, ~0.8 ms of madvise under the node lock where 4 KiB pages do,
+        /// and few enough steps that the fixed cost of a step (reading the
+        /// figures, the walk) does not dominate the 1% budget.
+        public var quantumBytes: Int
+        /// How often an idle worker re-reads the figures (the heap has no GC
+        /// cycle to wake it when frees lower the goal).
+        public var idlePollNanoseconds: Int
+
+        public init(goal: ScavengeGoal = ScavengeGoal(), targetFraction: Double = 0.01,
+                    quantumBytes: Int = 2 << 20, idlePollNanoseconds: Int = 50_000_000) {
+            self.goal = goal
+            self.targetFraction = targetFraction
+            self.quantumBytes = max(quantumBytes, 1)
+            self.idlePollNanoseconds = max(idlePollNanoseconds, 1_000_000)
+        }
+    }
+
+    /// What a worker has done, over its whole life.
+    public struct Statistics: Sendable, Equatable {
+        /// Whether its thread is running now.
+        public var isRunning: Bool
+        /// CPU time of the worker's thread (its own `CLOCK_THREAD_CPUTIME_ID`).
+        public var cpuNanoseconds: Int
+        /// Time spent in paced sleeps.
+        public var sleptNanoseconds: Int
+        /// Cycles: times the worker left the goal and released memory.
+        public var cycles: Int
+        /// Steps that released memory, and how many of them skipped the pacing
+        /// sleep because the memory limit was exceeded.
+        public var steps: Int
+        public var unpacedSteps: Int
+        /// Bytes released by the worker.
+        public var releasedBytes: Int
+        /// The pacer's moving average of the CPU fraction used while working.
+        public var averageFraction: Double
+    }
+
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let cond: UnsafeMutablePointer<pthread_cond_t>
+    @usableFromInline let state: UnsafeMutablePointer<_WorkerState>
+
+    static var mappingBytes: Int { max(SystemMemory.physicalPageSize, 4096) }
+
+    /// Maps a worker for `target`; its thread starts at ``start()``. Nil when
+    /// memory cannot be mapped.
+    public static func create(target: some ScavengeTarget, configuration: Configuration) -> ScavengeWorker? {
+        guard case .success(let base) = SystemMemory.mapAnonymous(bytes: mappingBytes) else { return nil }
+        let mutex = base.bindMemory(to: pthread_mutex_t.self, capacity: 1)
+        let cond = (base + 64).bindMemory(to: pthread_cond_t.self, capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+        let state = (base + 128).bindMemory(to: _WorkerState.self, capacity: 1)
+        state.initialize(to: _WorkerState(
+            pacer: ScavengePacer(targetFraction: configuration.targetFraction),
+            goal: configuration.goal, quantumBytes: configuration.quantumBytes,
+            idlePollNanoseconds: configuration.idlePollNanoseconds, target: target))
+        return ScavengeWorker(mutex: mutex, cond: cond, state: state)
+    }
+
+    /// Starts the thread if it is not running. Returns whether it runs.
+    @discardableResult
+    public func start() -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if state.pointee.running { return !state.pointee.stopping }
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            ScavengeWorker.threadMain(raw!)
+            return nil
+        }, UnsafeMutableRawPointer(mutex))
+        if rc != 0 { return false }
+        state.pointee.thread = thread
+        state.pointee.running = true
+        state.pointee.startedOnce = true
+        state.pointee.idle = true
+        return true
+    }
+
+    /// Starts the thread the first time only (a heap's first growth); after a
+    /// ``stop()`` it stays stopped until ``start()``.
+    public func startLazily() {
+        pthread_mutex_lock(mutex)
+        let once = state.pointee.startedOnce
+        pthread_mutex_unlock(mutex)
+        if !once { start() }
+    }
+
+    /// Makes an idle worker re-read the figures now (it does not shorten a
+    /// pacing sleep).
+    public func wake() {
+        pthread_mutex_lock(mutex)
+        state.pointee.wake = true
+        pthread_cond_signal(cond)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Stops the thread and waits for it; ``start()`` starts it again.
+    public func stop() {
+        pthread_mutex_lock(mutex)
+        state.pointee.startedOnce = true   // a stopped worker is not started lazily
+        guard state.pointee.running, !state.pointee.stopping else {
+            pthread_mutex_unlock(mutex)
+            return
+        }
+        state.pointee.stopping = true
+        let thread = state.pointee.thread
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
+        pthread_join(thread, nil)
+        pthread_mutex_lock(mutex)
+        state.pointee.running = false
+        state.pointee.stopping = false
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Stops the thread and unmaps the worker.
+    public func destroy() {
+        stop()
+        state.deinitialize(count: 1)
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        _ = SystemMemory.unmap(UnsafeMutableRawPointer(mutex), bytes: ScavengeWorker.mappingBytes)
+    }
+
+    /// A snapshot of the counters.
+    public var statistics: Statistics {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let s = state.pointee
+        return Statistics(isRunning: s.running && !s.stopping, cpuNanoseconds: s.cpuNanoseconds,
+                          sleptNanoseconds: s.sleptNanoseconds, cycles: s.cycles, steps: s.steps,
+                          unpacedSteps: s.unpacedSteps, releasedBytes: s.releasedBytes,
+                          averageFraction: s.pacer.averageFraction)
+    }
+
+    // MARK: The thread
+
+    static func threadMain(_ raw: UnsafeMutableRawPointer) {
+        let w = ScavengeWorker(mutex: raw.assumingMemoryBound(to: pthread_mutex_t.self),
+                               cond: (raw + 64).assumingMemoryBound(to: pthread_cond_t.self),
+                               state: (raw + 128).assumingMemoryBound(to: _WorkerState.self))
+        w.loop(w.state.pointee.target)
+    }
+
+    /// The loop, specialised for the target's type. Mutex held at the top of
+    /// each iteration.
+    func loop<T: ScavengeTarget>(_ target: T) {
+        let goal = state.pointee.goal
+        let quantum = state.pointee.quantumBytes
+        let poll = state.pointee.idlePollNanoseconds
+        let threadStart = ThreadClock.cpuNanoseconds
+        var last = threadStart
+        pthread_mutex_lock(mutex)
+        let cpuBase = state.pointee.cpuNanoseconds
+        while !state.pointee.stopping {
+            pthread_mutex_unlock(mutex)
+            let figures = target.figures
+            let want = goal.bytesToRelease(figures)
+            let released = want > 0 ? target.scavenge(bytes: min(want, quantum)) : 0
+            let now = ThreadClock.cpuNanoseconds
+            let work = now - last
+            last = now
+            pthread_mutex_lock(mutex)
+            state.pointee.cpuNanoseconds = cpuBase + (now - threadStart)
+            if released > 0 {
+                if state.pointee.idle {
+                    state.pointee.idle = false
+                    state.pointee.cycles += 1
+                }
+                state.pointee.steps += 1
+                state.pointee.releasedBytes += released
+                if goal.isOverLimit(figures) {
+                    state.pointee.unpacedSteps += 1   // over the memory limit: no sleep
+                    continue
+                }
+                let ns = state.pointee.pacer.sleepNanoseconds(afterWork: work)
+                let slept = sleepLocked(ns, untilWoken: false)
+                state.pointee.sleptNanoseconds += slept
+                state.pointee.pacer.record(work: work, slept: slept)
+            } else {
+                if !state.pointee.idle {
+                    state.pointee.idle = true
+                    pthread_mutex_unlock(mutex)
+                    target.scavengeCycleEnded()
+                    pthread_mutex_lock(mutex)
+                }
+                if !state.pointee.wake { _ = sleepLocked(poll, untilWoken: true) }
+                state.pointee.wake = false
+            }
+        }
+        state.pointee.cpuNanoseconds = cpuBase + (ThreadClock.cpuNanoseconds - threadStart)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits on the condition variable (mutex held) for `ns` nanoseconds, or
+    /// until stop() (or wake(), when `untilWoken`). Returns the time waited.
+    func sleepLocked(_ ns: Int, untilWoken: Bool) -> Int {
+        let begin = ThreadClock.monotonicNanoseconds
+        let deadline = begin + ns
+        var ts = timespec(tv_sec: deadline / 1_000_000_000, tv_nsec: deadline % 1_000_000_000)
+        while !state.pointee.stopping && !(untilWoken && state.pointee.wake) {
+            if pthread_cond_timedwait(cond, mutex, &ts) == ETIMEDOUT { break }
+        }
+        return ThreadClock.monotonicNanoseconds - begin
+    }
+}

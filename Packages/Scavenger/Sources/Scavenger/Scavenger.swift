@@ -1,1 +1,0 @@
-// Scavenger — see Package.swift for this package's concern.

@@ -1,0 +1,170 @@
+// ScavengerState: a heap's scavenger — its goal, release method, huge-page
+// policy, per-node walk cursors and counters, and the background worker — in
+// one mapping of its own, hung on HeapState.scavengerState. Created with the
+// heap (the worker's thread is started only by the first growth), destroyed
+// before the heap (the worker is stopped and joined first).
+//
+// Who writes what:
+// - every `let` below: scavengerHeapCreated, before the heap is shared;
+// - a node's NodeScavenge: whoever holds that node's lock (the worker, an
+//   allocating thread in heapDidGrow, releaseFreeMemory);
+// - the worker's own fields: the worker, under its mutex (ScavengeWorker).
+import ArenaMap
+import PageAlloc
+import Platform
+import Scavenger
+
+/// One node's scavenging state. Under the node's lock.
+struct NodeScavenge {
+    /// Where the walk continues (Go's `scavAddr`), and its huge-page memory.
+    var walker = PageScavenger()
+    /// Bytes released to the system over the heap's life: by the worker, by
+    /// growth and the memory limit (inline), and by releaseFreeMemory().
+    var releasedBytes = 0
+    /// Of those, released inline when the heap grew.
+    var inlineReleasedBytes = 0
+    /// madvise calls that failed (the pages stayed backed).
+    var releaseFailures = 0
+    /// THP advice on arenas that failed.
+    var adviceFailures = 0
+}
+
+/// A heap's scavenger (see the file comment).
+struct ScavengerState: ~Copyable {
+    /// The goal (retainExtraPercent and memory limit): the worker keeps it,
+    /// growth releases what it pushes over it. With scavenging `.disabled`
+    /// only the memory limit.
+    let goal: ScavengeGoal
+    /// `.dontNeed` or `.free`.
+    let advice: MemoryAdvice
+    /// Whole huge pages first where the kernel backs the heap with them.
+    let hugePages: HugePagePolicy
+    /// `MADV_HUGEPAGE`/`MADV_NOHUGEPAGE` for new arena memory, or nil.
+    let arenaAdvice: MemoryAdvice?
+    /// The background worker; nil when scavenging is `.disabled`.
+    let worker: ScavengeWorker?
+    let nodes: UnsafeMutablePointer<NodeScavenge>
+    let nodeCount: Int
+    let mappingBytes: Int
+
+    static func of(_ heap: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ScavengerState>? {
+        heap.pointee.scavengerState?.assumingMemoryBound(to: ScavengerState.self)
+    }
+
+    /// Maps a heap's scavenger; nil when memory cannot be mapped (the heap
+    /// then only releases through releaseFreeMemory's fallback).
+    static func create(for heap: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ScavengerState>? {
+        let config = heap.pointee.configuration
+        let nodeCount = heap.pointee.nodeCount
+        let nodesOffset = (MemoryLayout<ScavengerState>.stride + 63) & ~63
+        let physical = SystemMemory.physicalPageSize
+        let bytes = (nodesOffset + MemoryLayout<NodeScavenge>.stride * nodeCount + physical - 1) & ~(physical - 1)
+        guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
+        let nodes = (base + nodesOffset).bindMemory(to: NodeScavenge.self, capacity: nodeCount)
+        nodes.initialize(repeating: NodeScavenge(), count: nodeCount)
+
+        var percent: Int? = nil
+        if case .background(let p) = config.scavenging { percent = p }
+        let goal = ScavengeGoal(retainExtraPercent: percent, memoryLimit: config.memoryLimit,
+                                physicalPageSize: physical)
+        let thp: TransparentHugePageSetting
+        let arenaAdvice: MemoryAdvice?
+        switch config.transparentHugePages {
+        case .default: thp = .default; arenaAdvice = nil
+        case .always: thp = .always; arenaAdvice = .hugePage
+        case .never: thp = .never; arenaAdvice = .noHugePage
+        }
+        let hugePages = HugePagePolicy.forSystem(heapAdvice: thp)
+        var worker: ScavengeWorker? = nil
+        if percent != nil {
+            worker = ScavengeWorker.create(
+                target: HeapScavengeTarget(heap: heap),
+                configuration: .init(goal: goal, quantumBytes: 4 * max(hugePages.hugePageSize, 2 << 20)))
+        }
+        let state = base.bindMemory(to: ScavengerState.self, capacity: 1)
+        state.initialize(to: ScavengerState(
+            goal: goal, advice: config.releaseMethod == .free ? .free : .dontNeed,
+            hugePages: hugePages, arenaAdvice: arenaAdvice, worker: worker,
+            nodes: nodes, nodeCount: nodeCount, mappingBytes: bytes))
+        return state
+    }
+
+    /// Stops the worker (joining its thread) and unmaps the state.
+    static func destroy(_ state: UnsafeMutablePointer<ScavengerState>) {
+        state.pointee.worker?.destroy()
+        let bytes = state.pointee.mappingBytes
+        state.pointee.nodes.deinitialize(count: state.pointee.nodeCount)
+        state.deinitialize(count: 1)
+        _ = SystemMemory.unmap(UnsafeMutableRawPointer(state), bytes: bytes)
+    }
+
+    /// Releases at least `bytes` of node `n`'s free pages (all of them for
+    /// `1 << 48`), from the top down, whole huge pages first. Node lock held.
+    /// Returns the bytes released.
+    static func releaseLocked(_ state: UnsafeMutablePointer<ScavengerState>,
+                              _ heap: UnsafeMutablePointer<HeapState>, node n: Int, bytes: Int) -> Int {
+        let h = heap.pointee.nodes + n
+        let mine = state.pointee.nodes + n
+        var releaser = MadviseReleaser(advice: state.pointee.advice)
+        let released = mine.pointee.walker.scavenge(
+            &h.pointee._pages.pointee, bytes: bytes, hugePages: state.pointee.hugePages, releaser: &releaser)
+        mine.pointee.releasedBytes += releaser.releasedBytes
+        mine.pointee.releaseFailures += releaser.failures
+        return released
+    }
+
+    /// Node `n`'s retained and in-use bytes. Node lock held.
+    static func figuresLocked(_ heap: UnsafeMutablePointer<HeapState>, node n: Int) -> ScavengeFigures {
+        let h = heap.pointee.nodes + n
+        let page = heap.pointee.pageSize
+        let counters = h.pointee._counters.pointee
+        return ScavengeFigures(
+            retainedBytes: counters.committedBytes - h.pointee._pages.pointee.scavengedPages * page,
+            inUseBytes: counters.pagesInUse * page)
+    }
+}
+
+/// The heap as its background worker sees it: every node's figures summed,
+/// releases taken node by node, each under its node's lock (never held while
+/// the worker sleeps).
+struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
+    let heap: UnsafeMutablePointer<HeapState>
+
+    var retainedBytes: Int { figures.retainedBytes }
+    var inUseBytes: Int { figures.inUseBytes }
+
+    var figures: ScavengeFigures {
+        var total = ScavengeFigures(retainedBytes: 0, inUseBytes: 0)
+        for n in 0..<heap.pointee.nodeCount {
+            let lock = heap.pointee.nodes[n].lock
+            lock.lock()
+            let f = ScavengerState.figuresLocked(heap, node: n)
+            lock.unlock()
+            total.retainedBytes += f.retainedBytes
+            total.inUseBytes += f.inUseBytes
+        }
+        return total
+    }
+
+    func scavenge(bytes: Int) -> Int {
+        guard let state = ScavengerState.of(heap) else { return 0 }
+        var released = 0
+        for n in 0..<heap.pointee.nodeCount where released < bytes {
+            let lock = heap.pointee.nodes[n].lock
+            lock.lock()
+            released += ScavengerState.releaseLocked(state, heap, node: n, bytes: bytes - released)
+            lock.unlock()
+        }
+        return released
+    }
+
+    func scavengeCycleEnded() {
+        guard let state = ScavengerState.of(heap) else { return }
+        for n in 0..<heap.pointee.nodeCount {
+            let lock = heap.pointee.nodes[n].lock
+            lock.lock()
+            state.pointee.nodes[n].walker.resetCursor()
+            lock.unlock()
+        }
+    }
+}

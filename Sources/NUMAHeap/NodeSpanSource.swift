@@ -29,13 +29,27 @@ struct NodeSpanSource: SpanSource {
     /// blocks.
     func allocate(pages: Int, alignmentPages: Int, spanClass: SpanClass, elemSize: Int) -> SpanRef? {
         let h = heap
-        let pageSize = state.pointee.pageSize
         h.pointee.lock.lock()
-        defer { h.pointee.lock.unlock() }
+        var grew = false
+        let span = allocateLocked(pages: pages, alignmentPages: alignmentPages, spanClass: spanClass,
+                                  elemSize: elemSize, grew: &grew)
+        h.pointee.lock.unlock()
+        // Whatever may allocate or block (starting the scavenger's thread) runs
+        // after the node lock is released: pthread_create may call malloc, which
+        // is this heap when it is the process's allocator.
+        if grew { heapGrewUnlocked() }
+        return span
+    }
+
+    /// ``allocate(pages:alignmentPages:spanClass:elemSize:)`` with the node lock held.
+    private func allocateLocked(pages: Int, alignmentPages: Int, spanClass: SpanClass, elemSize: Int,
+                                grew: inout Bool) -> SpanRef? {
+        let pageSize = state.pointee.pageSize
         let ask = pages + alignmentPages - 1
         var found = pageAllocator.pointee.allocate(pages: ask)
         if found == nil {
             guard grow(pages: ask) else { return nil }
+            grew = true
             found = pageAllocator.pointee.allocate(pages: ask)
         }
         guard var (base, _) = found else { return nil }

@@ -10,6 +10,8 @@ extension HeapCore {
     /// keeps running (it finds nothing left to do).
     @discardableResult
     public func releaseFreeMemory() -> Int {
+        // The central lists' retained empty spans first, so their pages are free too.
+        releaseRetainedSpans()
         let s = state
         // 2^48 bytes: all of the address space the page allocator can manage
         // (Int.max would overflow its page rounding).

@@ -14,8 +14,8 @@ extension NodeSpanSource {
     ///    `MADV_HUGEPAGE`, `.never`: `MADV_NOHUGEPAGE`), before first touch;
     /// 2. Go's inline scavenge: release what this growth pushes over the goal
     ///    (at most the growth), or everything above the memory limit;
-    /// 3. start the background worker if this is the heap's first growth, and
-    ///    wake it when the node is over its goal.
+    /// 3. wake the background worker when the node is over its goal (it is
+    ///    started by ``heapGrewUnlocked()``, outside the lock).
     func heapDidGrow(_ growth: ArenaGrowth) {
         guard let sc = ScavengerState.of(state) else { return }
         if let advice = sc.pointee.arenaAdvice {
@@ -35,12 +35,19 @@ extension NodeSpanSource {
             let released = ScavengerState.releaseLocked(sc, state, node: node, bytes: want)
             sc.pointee.nodes[node].inlineReleasedBytes += released
         }
-        if let worker = sc.pointee.worker {
-            // Lazily, like Go's bgscavenge: the first growth starts the thread.
-            // (pthread_create runs here under the node lock; see Docs/Scavenger.md.)
-            worker.startLazily()
-            if sc.pointee.goal.bytesToRelease(ScavengerState.figuresLocked(state, node: node)) > 0 { worker.wake() }
+        if let worker = sc.pointee.worker,
+           sc.pointee.goal.bytesToRelease(ScavengerState.figuresLocked(state, node: node)) > 0 {
+            worker.wake()
         }
+    }
+
+    /// Called by ``allocate(pages:alignmentPages:spanClass:elemSize:)`` after a
+    /// growth, once the node lock is released: starts the background worker on
+    /// the heap's first growth (lazily, like Go's bgscavenge). Never under a heap
+    /// lock, because pthread_create may call malloc — this heap, in the malloc library.
+    func heapGrewUnlocked() {
+        guard let sc = ScavengerState.of(state), let worker = sc.pointee.worker else { return }
+        worker.startLazily()
     }
 
     private func advise(_ sc: UnsafeMutablePointer<ScavengerState>, _ base: UInt, _ bytes: Int, _ advice: MemoryAdvice) {

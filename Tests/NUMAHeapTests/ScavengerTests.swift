@@ -95,9 +95,7 @@ import Testing
         heap.releaseFreeMemory()
         var dirty = 0
         for _ in 0..<2000 where !allBytes(try heap.allocateZeroed(byteCount: 256), 256, equal: 0) { dirty += 1 }
-        withKnownIssue("Central hands out a retained empty span without needzero") {
-            #expect(dirty == 0)
-        }
+        #expect(dirty == 0)
     }
 
     @Test func growthReleasesWhatItPushesOverTheGoal() throws {

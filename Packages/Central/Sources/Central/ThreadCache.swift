@@ -122,7 +122,6 @@ extension ThreadCache {
             if index < span.pointee.nelems { return span.pointee.objectAddress(index) }
             // Exhausted: objects freed since the last sweep make it useful again.
             if span.pointee.sweepFrees() > 0 {
-                span.pointee.needzero.store(true, ordering: .relaxed)
                 let again = span.pointee.nextFreeIndex()
                 if again < span.pointee.nelems { return span.pointee.objectAddress(again) }
             }

@@ -104,6 +104,9 @@ extension Span {
             remoteFreed &+= remote.nonzeroBitCount
         }
         if remoteFreed != 0 { remoteFreeCount.subtract(remoteFreed, ordering: .relaxed) }
+        // Objects that were handed out and freed hold old data now (Go's sweep
+        // sets needzero when it frees anything).
+        if freed != 0 { needzero.store(true, ordering: .relaxed) }
         allocCount.store(live, ordering: .relaxed)
         refillAllocCache(word: 0)
         // Last, with release: remote frees that see freeindex == 0 see the new bits.

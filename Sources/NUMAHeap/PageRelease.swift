@@ -13,20 +13,30 @@ extension HeapCore {
         // The central lists' retained empty spans first, so their pages are free too.
         releaseRetainedSpans()
         let s = state
+        // Everything read from the heap's state goes into locals first: some
+        // projections through `state.pointee` crash Swift 6.3.1's compiler under
+        // -sanitize=thread (see Docs/Heap.md).
+        let nodes = s.pointee.nodes
+        let nodeCount = s.pointee.nodeCount
+        let advice: MemoryAdvice = s.pointee.configuration.releaseMethod == .free ? .free : .dontNeed
+        let scavenger = ScavengerState.of(s)
         // 2^48 bytes: all of the address space the page allocator can manage
         // (Int.max would overflow its page rounding).
         let everything = 1 << 48
         var total = 0
-        for n in 0..<s.pointee.nodeCount {
-            let lock = s.pointee.nodes[n].lock
+        for n in 0..<nodeCount {
+            let lock = nodes[n].lock
+            let pages = nodes[n]._pages
             lock.lock()
-            if let sc = ScavengerState.of(s) {
-                total += ScavengerState.releaseLocked(sc, s, node: n, bytes: everything)
+            var released = 0
+            if let sc = scavenger {
+                released = ScavengerState.releaseLocked(sc, s, node: n, bytes: everything)
             } else {
-                var releaser = MadviseReleaser(advice: s.pointee.configuration.releaseMethod == .free ? .free : .dontNeed)
-                total += s.pointee.nodes[n]._pages.pointee.scavenge(bytes: everything, releaser: &releaser)
+                var releaser = MadviseReleaser(advice: advice)
+                released = pages.pointee.scavenge(bytes: everything, releaser: &releaser)
             }
             lock.unlock()
+            total &+= released
         }
         return total
     }

@@ -33,7 +33,8 @@ extension NodeSpanSource {
         let want = sc.pointee.goal.bytesToRelease(figures, growingBy: bytes)
         if want > 0 {
             let released = ScavengerState.releaseLocked(sc, state, node: node, bytes: want)
-            sc.pointee.nodes[node].inlineReleasedBytes += released
+            let counters = sc.pointee.nodes + node  // Local pointer: see Docs/Heap.md on -sanitize=thread.
+            counters.pointee.inlineReleasedBytes += released
         }
         if let worker = sc.pointee.worker,
            sc.pointee.goal.bytesToRelease(ScavengerState.figuresLocked(state, node: node)) > 0 {
@@ -52,7 +53,10 @@ extension NodeSpanSource {
 
     private func advise(_ sc: UnsafeMutablePointer<ScavengerState>, _ base: UInt, _ bytes: Int, _ advice: MemoryAdvice) {
         guard bytes > 0, let p = UnsafeMutableRawPointer(bitPattern: base) else { return }
-        if case .failure = SystemMemory.advise(p, bytes: bytes, advice) { sc.pointee.nodes[node].adviceFailures += 1 }
+        if case .failure = SystemMemory.advise(p, bytes: bytes, advice) {
+            let counters = sc.pointee.nodes + node  // Local pointer: see Docs/Heap.md on -sanitize=thread.
+            counters.pointee.adviceFailures += 1
+        }
     }
 }
 

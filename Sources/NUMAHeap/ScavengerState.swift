@@ -163,7 +163,8 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
         for n in 0..<heap.pointee.nodeCount {
             let lock = heap.pointee.nodes[n].lock
             lock.lock()
-            state.pointee.nodes[n].walker.resetCursor()
+            let node = state.pointee.nodes + n  // Local pointer: see Docs/Heap.md on -sanitize=thread.
+            node.pointee.walker.resetCursor()
             lock.unlock()
         }
     }

@@ -34,6 +34,9 @@ func packageTestTarget(_ name: String, _ extra: [String]) -> Target {
     )
 }
 
+/// This manifest's folder (for the malloc library's linker version script).
+let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
+
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -42,6 +45,9 @@ let package = Package(
         .library(name: "NUMAHeap", targets: ["NUMAHeap"]),
         .library(name: "SizeClassGeneration", targets: ["SizeClassGeneration"]),
         .executable(name: "numaheap", targets: ["numaheap"]),
+        // libNUMAHeapMalloc.so, the malloc family for LD_PRELOAD (Docs/Malloc.md). Build it with
+        // `swift build -c release --product NUMAHeapMalloc --scratch-path .build-malloc -Xswiftc -cross-module-optimization`.
+        .library(name: "NUMAHeapMalloc", type: .dynamic, targets: ["CNUMAHeapMalloc", "NUMAHeapMalloc"]),
         .executable(name: "size-class-gen", targets: ["size-class-gen"]),
         .plugin(name: "GenerateSizeClasses", targets: ["GenerateSizeClasses"]),
     ],
@@ -72,6 +78,19 @@ let package = Package(
 
         // The CLI: bench, topology, tables, stats.
         .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser, .product(name: "SpanCore", package: "SpanCore")]),
+
+        // The malloc library: C exports (default visibility, only those in exports.map)
+        // forwarding to the Swift side. The Swift runtime is linked in statically so the
+        // library loads into any program; its tests are Tests/Malloc/run.sh (not `swift test`).
+        .target(name: "CNUMAHeapMalloc", exclude: ["exports.map"]),
+        .target(
+            name: "NUMAHeapMalloc",
+            dependencies: ["NUMAHeap", "CNUMAHeapMalloc", product("Platform")],
+            linkerSettings: [.unsafeFlags([
+                "-static-stdlib",
+                "-Xlinker", "--version-script=\(packageDirectory)/Sources/CNUMAHeapMalloc/exports.map",
+            ])]
+        ),
 
         .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap"]),
         .testTarget(

@@ -1,0 +1,200 @@
+// Malloc workloads for comparing allocators through LD_PRELOAD (Benchmarks/malloc/run.sh).
+// Each run is one workload in one process; it prints "ops/s peak-RSS-KiB" and
+// exits 1 if any block's contents were damaged (every workload writes a pattern
+// into what it allocates and checks it before freeing).
+//
+// usage: bench WORKLOAD [SCALE]   (WORKLOAD: pairs16 churn xthread sizemix large realloc)
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sched.h>
+#include <time.h>
+
+static double scale = 1.0;
+static _Atomic long corrupt;
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+static inline uint64_t xs(uint64_t *s) { *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17; return *s; }
+
+// A block starts with its size and a tag; the first and last words carry the pattern.
+static inline void stamp(void *p, size_t n, uint64_t tag) {
+    uint64_t *w = p;
+    w[0] = tag;
+    if (n >= 16) w[1] = n;
+    if (n >= 24) memcpy((char *)p + n - 8, &tag, 8);
+}
+static inline void check(void *p, size_t n, uint64_t tag) {
+    uint64_t *w = p, last;
+    int ok = w[0] == tag && (n < 16 || w[1] == n);
+    if (n >= 24) { memcpy(&last, (char *)p + n - 8, 8); ok = ok && last == tag; }
+    if (!ok) atomic_fetch_add(&corrupt, 1);
+}
+
+// 16-byte malloc+free pairs (the allocator's fastest path).
+static long pairs16(void) {
+    long n = (long)(20e6 * scale);
+    for (long i = 0; i < n; i++) {
+        void *volatile p = malloc(16);
+        stamp(p, 16, (uint64_t)i);
+        check(p, 16, (uint64_t)i);
+        free(p);
+    }
+    return n;
+}
+
+// Small-object churn: a live set of 8192 blocks of 16..256 B, replaced at random.
+static long churn(void) {
+    enum { LIVE = 8192 };
+    void *slot[LIVE] = {0};
+    size_t size[LIVE];
+    uint64_t s = 42;
+    long n = (long)(10e6 * scale);
+    for (long i = 0; i < n; i++) {
+        uint64_t r = xs(&s);
+        int k = r % LIVE;
+        if (slot[k]) { check(slot[k], size[k], (uintptr_t)slot[k]); free(slot[k]); }
+        size[k] = 16 + (r >> 20) % 241;
+        slot[k] = malloc(size[k]);
+        stamp(slot[k], size[k], (uintptr_t)slot[k]);
+    }
+    for (int k = 0; k < LIVE; k++) if (slot[k]) { check(slot[k], size[k], (uintptr_t)slot[k]); free(slot[k]); }
+    return n;
+}
+
+// Producer/consumer: one thread allocates 32..128 B blocks and passes them
+// through a ring; the other checks and frees them (every free is cross-thread).
+enum { RING = 4096 };
+static void *ring[RING];
+static _Atomic long head, tail;
+static long xthread_n;
+
+static void *consumer(void *arg) {
+    (void)arg;
+    long h = 0;
+    while (h < xthread_n) {
+        long t = atomic_load_explicit(&tail, memory_order_acquire);
+        if (h == t) { sched_yield(); continue; }
+        for (; h < t; h++) {
+            void *p = ring[h % RING];
+            size_t n = ((uint64_t *)p)[1];
+            check(p, n, (uint64_t)h);
+            free(p);
+        }
+        atomic_store_explicit(&head, h, memory_order_release);
+    }
+    return NULL;
+}
+
+static long xthread(void) {
+    xthread_n = (long)(5e6 * scale);
+    pthread_t c;
+    pthread_create(&c, NULL, consumer, NULL);
+    uint64_t s = 7;
+    for (long i = 0; i < xthread_n; i++) {
+        while (i - atomic_load_explicit(&head, memory_order_acquire) >= RING) sched_yield();
+        size_t n = 32 + xs(&s) % 97;
+        void *p = malloc(n);
+        stamp(p, n, (uint64_t)i);
+        ring[i % RING] = p;
+        atomic_store_explicit(&tail, i + 1, memory_order_release);
+    }
+    pthread_join(c, NULL);
+    return xthread_n;
+}
+
+// Size mix on two threads: mostly small, some medium (to 32 KiB), a few to 256 KiB.
+static void *sizemix_thread(void *arg) {
+    enum { LIVE = 2048 };
+    void **slot = calloc(LIVE, sizeof *slot);
+    size_t *size = calloc(LIVE, sizeof *size);
+    uint64_t s = (uintptr_t)arg * 977 + 1;
+    long n = (long)(2e6 * scale);
+    for (long i = 0; i < n; i++) {
+        uint64_t r = xs(&s);
+        int k = r % LIVE;
+        if (slot[k]) { check(slot[k], size[k], (uintptr_t)slot[k]); free(slot[k]); }
+        unsigned c = (r >> 16) % 100;
+        size[k] = c < 80 ? 16 + (r >> 24) % 512 : c < 98 ? 512 + (r >> 24) % 32256 : 32768 + (r >> 24) % 229376;
+        slot[k] = malloc(size[k]);
+        stamp(slot[k], size[k], (uintptr_t)slot[k]);
+    }
+    for (int k = 0; k < LIVE; k++) if (slot[k]) free(slot[k]);
+    free(slot);
+    free(size);
+    return NULL;
+}
+
+static long sizemix(void) {
+    pthread_t t[2];
+    for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, sizemix_thread, (void *)i);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    return (long)(2 * 2e6 * scale);
+}
+
+// Large blocks: 256 KiB..4 MiB, a live set of 16, every page touched once.
+static long large(void) {
+    enum { LIVE = 16 };
+    void *slot[LIVE] = {0};
+    size_t size[LIVE];
+    uint64_t s = 99;
+    long n = (long)(20000 * scale);
+    for (long i = 0; i < n; i++) {
+        int k = xs(&s) % LIVE;
+        if (slot[k]) { check(slot[k], size[k], (uintptr_t)slot[k]); free(slot[k]); }
+        size[k] = (256 << 10) + xs(&s) % (((4 << 20) - (256 << 10)));
+        char *p = malloc(size[k]);
+        for (size_t o = 4096; o + 8 < size[k]; o += 4096) p[o] = 1;
+        stamp(p, size[k], (uintptr_t)p);
+        slot[k] = p;
+    }
+    for (int k = 0; k < LIVE; k++) if (slot[k]) free(slot[k]);
+    return n;
+}
+
+// realloc growth: buffers grown from 16 B to 512 KiB in small steps (a string
+// builder), the contents checked at the end of each buffer's life.
+static long realloc_growth(void) {
+    long ops = 0;
+    long rounds = (long)(60 * scale);
+    for (long r = 0; r < rounds; r++) {
+        unsigned char *p = NULL;
+        size_t n = 0;
+        while (n < (512 << 10)) {
+            size_t m = n + 16 + (n >> 6);
+            p = realloc(p, m);
+            for (size_t i = n; i < m; i++) p[i] = (unsigned char)i;
+            n = m;
+            ops++;
+        }
+        for (size_t i = 0; i < n; i += 97) if (p[i] != (unsigned char)i) atomic_fetch_add(&corrupt, 1);
+        free(p);
+    }
+    return ops;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: bench pairs16|churn|xthread|sizemix|large|realloc [scale]\n"); return 2; }
+    if (argc > 2) scale = atof(argv[2]);
+    struct { const char *name; long (*run)(void); } w[] = {
+        {"pairs16", pairs16}, {"churn", churn}, {"xthread", xthread},
+        {"sizemix", sizemix}, {"large", large}, {"realloc", realloc_growth},
+    };
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        if (strcmp(argv[1], w[i].name)) continue;
+        double t0 = now();
+        long ops = w[i].run();
+        double t = now() - t0;
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        if (corrupt) { fprintf(stderr, "%s: %ld damaged blocks\n", argv[1], (long)corrupt); return 1; }
+        printf("%.0f %ld\n", ops / t, ru.ru_maxrss);
+        return 0;
+    }
+    fprintf(stderr, "unknown workload %s\n", argv[1]);
+    return 2;
+}

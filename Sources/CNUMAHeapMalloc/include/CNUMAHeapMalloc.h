@@ -1,0 +1,84 @@
+// The C side of libNUMAHeapMalloc.so, as the Swift side (Sources/NUMAHeapMalloc)
+// sees it: errno, the bootstrap allocator for re-entrant calls during the
+// heap's initialisation, and the options read from NUMAHEAP_* variables.
+// Nothing here allocates.
+#ifndef NUMAHEAP_CNUMAHEAPMALLOC_H
+#define NUMAHEAP_CNUMAHEAPMALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Sets errno (Swift's `errno` setter is fine too; this one is certain to inline).
+void numaheap_malloc_set_errno(int value);
+
+// MARK: Re-entrancy guard
+//
+// The exported functions (malloc.c) set the initial-exec `__thread` variable
+// numaheap_malloc_depth while they are inside the heap. A call that comes back
+// into malloc meanwhile (the Swift runtime instantiating something under a heap
+// lock, a pthread call during initialisation) must not enter the heap again: it
+// is served from the bootstrap area, and its frees are left alone.
+
+// MARK: Bootstrap allocator
+//
+// While the heap initialises, a call that re-enters malloc on the initialising
+// thread (the heap's own pthread calls, a scavenger starting a thread), and any
+// call made while the thread is inside the heap (see the guard above), is served
+// from a static, zero-filled area that is never reused. free() of such a block
+// does nothing; realloc() copies it out.
+
+/// A block of `size` bytes aligned to `alignment` (a power of two) from the
+/// bootstrap area, or NULL when the area is exhausted.
+void *numaheap_bootstrap_allocate(size_t size, size_t alignment);
+/// True when `pointer` lies in the bootstrap area.
+int numaheap_bootstrap_owns(const void *pointer);
+/// The size requested for a bootstrap block.
+size_t numaheap_bootstrap_size(const void *pointer);
+
+// MARK: Options (NUMAHEAP_* environment variables)
+
+enum {
+    NUMAHEAP_OPT_NUMA_AUTOMATIC = 0,
+    NUMAHEAP_OPT_NUMA_DISABLED = 1,
+    NUMAHEAP_OPT_NUMA_BIND = 2,
+    NUMAHEAP_OPT_NUMA_INTERLEAVE = 3,
+};
+enum { NUMAHEAP_OPT_RELEASE_DONTNEED = 0, NUMAHEAP_OPT_RELEASE_FREE = 1 };
+enum { NUMAHEAP_OPT_THP_DEFAULT = 0, NUMAHEAP_OPT_THP_ALWAYS = 1, NUMAHEAP_OPT_THP_NEVER = 2 };
+
+typedef struct numaheap_malloc_options {
+    int numa;                 // NUMAHEAP_NUMA
+    int numa_node;            // with NUMAHEAP_OPT_NUMA_BIND
+    int scavenger_enabled;    // NUMAHEAP_SCAVENGER
+    int retain_extra_percent; // NUMAHEAP_SCAVENGER=background:PERCENT
+    int release;              // NUMAHEAP_RELEASE
+    int thp;                  // NUMAHEAP_THP
+    int64_t memory_limit;     // NUMAHEAP_MEMORY_LIMIT, bytes; 0 = none
+    int stats;                // NUMAHEAP_STATS
+    int verbose;              // NUMAHEAP_VERBOSE
+} numaheap_malloc_options;
+
+/// Reads the NUMAHEAP_* variables into `options` (defaults for those unset).
+/// A bad value prints one line on stderr and leaves that option's default.
+/// The options are also kept for the exit report (NUMAHEAP_STATS).
+void numaheap_malloc_read_options(numaheap_malloc_options *options);
+/// Prints the options on stderr (NUMAHEAP_VERBOSE).
+void numaheap_malloc_print_options(const numaheap_malloc_options *options);
+
+// MARK: Misuse
+
+/// Writes "<operation>(): invalid pointer 0x…" (glibc's words) and a NUMAHeap
+/// explanation on stderr, then aborts. Never allocates.
+__attribute__((noreturn)) void numaheap_malloc_invalid_pointer(const char *operation, const void *pointer);
+
+/// Writes `text` and a newline on stderr (no allocation).
+void numaheap_malloc_write_line(const char *text);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

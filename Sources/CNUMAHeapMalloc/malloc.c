@@ -1,0 +1,457 @@
+// libNUMAHeapMalloc.so: the malloc family, exported with default visibility,
+// each forwarding to the Swift side (Sources/NUMAHeapMalloc, @_cdecl
+// "numaheap_*"). The Swift side holds the heap; this file keeps what is
+// easier or safer in C: argument checks that glibc makes, errno, the
+// NUMAHEAP_* options, the bootstrap area, fork handlers and the exit report.
+//
+// Only the functions in exports.map are exported; everything else in the
+// library (the Swift runtime included, linked statically) is local, so the
+// calls below bind directly, without the PLT.
+#define _GNU_SOURCE
+#include "CNUMAHeapMalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+// MARK: The Swift side (Sources/NUMAHeapMalloc/Malloc.swift)
+
+// Called with this thread's guard set (numaheap_malloc_depth = 1).
+void *numaheap_malloc(size_t size);
+void *numaheap_calloc(size_t size);
+void numaheap_free(void *pointer);
+void *numaheap_realloc(void *pointer, size_t size);
+void *numaheap_aligned(size_t alignment, size_t size);
+// Called when the thread is already inside the heap (a re-entrant call).
+void numaheap_free_reentrant(void *pointer);
+void *numaheap_realloc_reentrant(void *pointer, size_t size);
+size_t numaheap_usable_size(void *pointer);
+void numaheap_fork_prepare(void);
+void numaheap_fork_parent(void);
+void numaheap_fork_child(void);
+void numaheap_exit_report(void);
+void numaheap_initialize(void);
+
+void numaheap_malloc_set_errno(int value) { errno = value; }
+
+// MARK: The re-entrancy guard
+
+__thread int numaheap_malloc_depth __attribute__((tls_model("initial-exec")));
+
+static inline int inside(void) { return __builtin_expect(numaheap_malloc_depth != 0, 0); }
+
+/// A call made from inside the heap: the bootstrap area (zero-filled, never reused).
+__attribute__((noinline)) static void *reentrant_allocate(size_t size, size_t alignment) {
+    void *p = numaheap_bootstrap_allocate(size, alignment);
+    if (p == NULL) errno = ENOMEM;
+    return p;
+}
+
+#define GUARDED(call) ({ numaheap_malloc_depth = 1; __typeof__(call) r_ = (call); numaheap_malloc_depth = 0; r_; })
+
+// MARK: Exported functions
+
+// The exported symbols are interposable, so calls between them inside the
+// library would go through the PLT; they share these static bodies instead.
+static inline void *malloc_impl(size_t size) {
+    if (inside()) return reentrant_allocate(size, 16);
+    return GUARDED(numaheap_malloc(size));
+}
+
+static inline void free_impl(void *pointer) {
+    if (pointer == NULL) return;
+    if (inside()) { numaheap_free_reentrant(pointer); return; }
+    numaheap_malloc_depth = 1;
+    numaheap_free(pointer);
+    numaheap_malloc_depth = 0;
+}
+
+static inline void *realloc_impl(void *pointer, size_t size) {
+    if (pointer == NULL) return malloc_impl(size);
+    if (size == 0) {  // glibc: free and return NULL.
+        free_impl(pointer);
+        return NULL;
+    }
+    if (inside()) return numaheap_realloc_reentrant(pointer, size);
+    return GUARDED(numaheap_realloc(pointer, size));
+}
+
+EXPORT void *malloc(size_t size) { return malloc_impl(size); }
+
+EXPORT void free(void *pointer) { free_impl(pointer); }
+
+EXPORT void cfree(void *pointer) { free_impl(pointer); }
+
+EXPORT void *calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (inside()) return reentrant_allocate(total, 16);
+    return GUARDED(numaheap_calloc(total));
+}
+
+EXPORT void *realloc(void *pointer, size_t size) { return realloc_impl(pointer, size); }
+
+EXPORT void *reallocarray(void *pointer, size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc_impl(pointer, total);
+}
+
+static inline int is_power_of_two(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+static void *aligned(size_t alignment, size_t size) {
+    if (inside()) return alignment <= 4096 ? reentrant_allocate(size, alignment) : (errno = ENOMEM, NULL);
+    return GUARDED(numaheap_aligned(alignment, size));
+}
+
+EXPORT int posix_memalign(void **result, size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
+    int saved = errno;
+    void *p = aligned(alignment, size);
+    if (p == NULL) {
+        int e = errno;
+        errno = saved;
+        return e == EINVAL ? EINVAL : ENOMEM;
+    }
+    *result = p;
+    return 0;
+}
+
+EXPORT void *aligned_alloc(size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment)) {  // glibc accepts any power of two (C17 drops the multiple rule).
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(alignment, size);
+}
+
+EXPORT void *memalign(size_t alignment, size_t size) {
+    // glibc: an alignment that is not a power of two is rounded up to one.
+    if (!is_power_of_two(alignment)) {
+        if (alignment > ((size_t)1 << (sizeof(size_t) * 8 - 1))) {
+            errno = EINVAL;
+            return NULL;
+        }
+        size_t a = 1;
+        while (a < alignment) a <<= 1;
+        alignment = a;
+    }
+    return aligned(alignment, size);
+}
+
+static size_t system_page_size(void) {
+    static size_t cached;
+    size_t p = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (p == 0) {
+        long v = sysconf(_SC_PAGESIZE);
+        p = v > 0 ? (size_t)v : 4096;
+        __atomic_store_n(&cached, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+
+EXPORT void *valloc(size_t size) { return aligned(system_page_size(), size); }
+
+EXPORT void *pvalloc(size_t size) {
+    size_t page = system_page_size();
+    if (size > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = size == 0 ? page : (size + page - 1) & ~(page - 1);
+    return aligned(page, rounded);
+}
+
+EXPORT size_t malloc_usable_size(void *pointer) {
+    if (pointer == NULL) return 0;
+    return numaheap_usable_size(pointer);
+}
+
+// MARK: Reporting without allocating
+
+void numaheap_malloc_write_line(const char *text) {
+    size_t n = strlen(text);
+    char buffer[512];
+    if (n > sizeof buffer - 1) n = sizeof buffer - 1;
+    memcpy(buffer, text, n);
+    buffer[n++] = '\n';
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(2, buffer + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        done += (size_t)w;
+    }
+}
+
+typedef struct line { char text[512]; size_t count; } line;
+
+static void put(line *l, const char *s) {
+    while (*s && l->count < sizeof l->text - 1) l->text[l->count++] = *s++;
+    l->text[l->count] = 0;
+}
+
+static void put_hex(line *l, uintptr_t v) {
+    char digits[2 + 16 + 1];
+    int n = 0;
+    char tmp[16];
+    int t = 0;
+    do { tmp[t++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v);
+    digits[n++] = '0'; digits[n++] = 'x';
+    while (t) digits[n++] = tmp[--t];
+    digits[n] = 0;
+    put(l, digits);
+}
+
+static void put_decimal(line *l, long long v) {
+    char tmp[24];
+    int t = 0;
+    unsigned long long m = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+    do { tmp[t++] = (char)('0' + m % 10); m /= 10; } while (m);
+    if (v < 0) put(l, "-");
+    char out[24];
+    int n = 0;
+    while (t) out[n++] = tmp[--t];
+    out[n] = 0;
+    put(l, out);
+}
+
+void numaheap_malloc_invalid_pointer(const char *operation, const void *pointer) {
+    line l = { .count = 0 };
+    put(&l, operation);
+    put(&l, "(): invalid pointer ");
+    put_hex(&l, (uintptr_t)pointer);
+    put(&l, " (NUMAHeap: not allocated by libNUMAHeapMalloc)");
+    numaheap_malloc_write_line(l.text);
+    abort();
+}
+
+// MARK: Bootstrap area
+
+// .bss: costs nothing until touched.
+#define BOOTSTRAP_BYTES (8u << 20)
+static unsigned char bootstrap_area[BOOTSTRAP_BYTES] __attribute__((aligned(4096)));
+static size_t bootstrap_used;  // atomic
+
+void *numaheap_bootstrap_allocate(size_t size, size_t alignment) {
+    if (alignment < 16) alignment = 16;
+    if (size > BOOTSTRAP_BYTES || alignment > 4096) return NULL;
+    size_t used = __atomic_load_n(&bootstrap_used, __ATOMIC_RELAXED);
+    for (;;) {
+        // A 16-byte header before the block holds its size.
+        size_t start = (used + 16 + alignment - 1) & ~(alignment - 1);
+        size_t end = (start + size + 15) & ~(size_t)15;
+        if (end > BOOTSTRAP_BYTES) return NULL;
+        if (__atomic_compare_exchange_n(&bootstrap_used, &used, end, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            *(size_t *)(bootstrap_area + start - 16) = size;
+            return bootstrap_area + start;
+        }
+    }
+}
+
+int numaheap_bootstrap_owns(const void *pointer) {
+    uintptr_t p = (uintptr_t)pointer, base = (uintptr_t)bootstrap_area;
+    return p >= base && p < base + BOOTSTRAP_BYTES;
+}
+
+size_t numaheap_bootstrap_size(const void *pointer) { return *(const size_t *)((const unsigned char *)pointer - 16); }
+
+// MARK: Options
+
+/// The options read at initialisation (for the exit report).
+static numaheap_malloc_options numaheap_malloc_active_options;
+
+extern char **environ;
+
+// Before libc's initialisers run, `environ` may not be set yet: read the
+// initial environment from /proc/self/environ then (raw syscalls, static buffer).
+static char proc_environ[64 << 10];
+static size_t proc_environ_bytes;
+static int proc_environ_read;
+
+static const char *environment(const char *name) {
+    size_t n = strlen(name);
+    if (environ != NULL) {
+        for (char **e = environ; *e; e++)
+            if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+        return NULL;
+    }
+    if (!proc_environ_read) {
+        proc_environ_read = 1;
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/environ", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            for (;;) {
+                long r = syscall(SYS_read, fd, proc_environ + proc_environ_bytes,
+                                 sizeof proc_environ - 1 - proc_environ_bytes);
+                if (r <= 0) break;
+                proc_environ_bytes += (size_t)r;
+            }
+            syscall(SYS_close, fd);
+        }
+        proc_environ[proc_environ_bytes] = 0;
+    }
+    for (size_t i = 0; i < proc_environ_bytes;) {
+        const char *e = proc_environ + i;
+        if (strncmp(e, name, n) == 0 && e[n] == '=') return e + n + 1;
+        i += strlen(e) + 1;
+    }
+    return NULL;
+}
+
+static void bad_value(const char *name, const char *value, const char *expected, const char *fallback) {
+    line l = { .count = 0 };
+    put(&l, "NUMAHeap: ignoring ");
+    put(&l, name);
+    put(&l, "=");
+    put(&l, value);
+    put(&l, ": expected ");
+    put(&l, expected);
+    put(&l, "; using the default (");
+    put(&l, fallback);
+    put(&l, ")");
+    numaheap_malloc_write_line(l.text);
+}
+
+/// Parses a non-negative decimal integer that fills the whole string.
+static int parse_integer(const char *s, long long *out) {
+    if (*s == 0) return 0;
+    long long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return 0;
+        if (v > (INT64_MAX - 9) / 10) return 0;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_bool(const char *s, int *out) {
+    if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) { *out = 1; return 1; }
+    if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) { *out = 0; return 1; }
+    return 0;
+}
+
+void numaheap_malloc_read_options(numaheap_malloc_options *o) {
+    *o = (numaheap_malloc_options){
+        .numa = NUMAHEAP_OPT_NUMA_AUTOMATIC, .numa_node = 0,
+        .scavenger_enabled = 1, .retain_extra_percent = 10,
+        .release = NUMAHEAP_OPT_RELEASE_DONTNEED, .thp = NUMAHEAP_OPT_THP_DEFAULT,
+        .memory_limit = 0, .stats = 0, .verbose = 0,
+    };
+    const char *v;
+    if ((v = environment("NUMAHEAP_NUMA"))) {
+        long long node;
+        if (!strcmp(v, "automatic") || !strcmp(v, "auto")) o->numa = NUMAHEAP_OPT_NUMA_AUTOMATIC;
+        else if (!strcmp(v, "disabled") || !strcmp(v, "off")) o->numa = NUMAHEAP_OPT_NUMA_DISABLED;
+        else if (!strcmp(v, "interleave")) o->numa = NUMAHEAP_OPT_NUMA_INTERLEAVE;
+        else if (!strncmp(v, "bind:", 5) && parse_integer(v + 5, &node) && node < 1024) {
+            o->numa = NUMAHEAP_OPT_NUMA_BIND;
+            o->numa_node = (int)node;
+        } else bad_value("NUMAHEAP_NUMA", v, "automatic, disabled, interleave or bind:NODE", "automatic");
+    }
+    if ((v = environment("NUMAHEAP_SCAVENGER"))) {
+        long long percent;
+        if (!strcmp(v, "background")) o->scavenger_enabled = 1;
+        else if (!strcmp(v, "disabled") || !strcmp(v, "off")) o->scavenger_enabled = 0;
+        else if (!strncmp(v, "background:", 11) && parse_integer(v + 11, &percent) && percent <= 10000) {
+            o->scavenger_enabled = 1;
+            o->retain_extra_percent = (int)percent;
+        } else bad_value("NUMAHEAP_SCAVENGER", v, "background, background:PERCENT or disabled", "background:10");
+    }
+    if ((v = environment("NUMAHEAP_RELEASE"))) {
+        if (!strcmp(v, "dontneed")) o->release = NUMAHEAP_OPT_RELEASE_DONTNEED;
+        else if (!strcmp(v, "free")) o->release = NUMAHEAP_OPT_RELEASE_FREE;
+        else bad_value("NUMAHEAP_RELEASE", v, "dontneed or free", "dontneed");
+    }
+    if ((v = environment("NUMAHEAP_THP"))) {
+        if (!strcmp(v, "default")) o->thp = NUMAHEAP_OPT_THP_DEFAULT;
+        else if (!strcmp(v, "always")) o->thp = NUMAHEAP_OPT_THP_ALWAYS;
+        else if (!strcmp(v, "never")) o->thp = NUMAHEAP_OPT_THP_NEVER;
+        else bad_value("NUMAHEAP_THP", v, "default, always or never", "default");
+    }
+    if ((v = environment("NUMAHEAP_MEMORY_LIMIT"))) {
+        // Digits with an optional K, M, G or T suffix (powers of 1024); 0 = no limit.
+        char digits[32];
+        size_t n = strlen(v);
+        int shift = 0, ok = n > 0 && n < sizeof digits;
+        if (ok) {
+            memcpy(digits, v, n + 1);
+            switch (digits[n - 1]) {
+            case 'k': case 'K': shift = 10; break;
+            case 'm': case 'M': shift = 20; break;
+            case 'g': case 'G': shift = 30; break;
+            case 't': case 'T': shift = 40; break;
+            default: break;
+            }
+            if (shift) digits[n - 1] = 0;
+        }
+        long long limit;
+        if (ok && parse_integer(digits, &limit) && limit <= (INT64_MAX >> shift)) o->memory_limit = limit << shift;
+        else bad_value("NUMAHEAP_MEMORY_LIMIT", v, "a byte count with an optional K, M, G or T suffix", "no limit");
+    }
+    if ((v = environment("NUMAHEAP_STATS")) && !parse_bool(v, &o->stats))
+        bad_value("NUMAHEAP_STATS", v, "0 or 1", "0");
+    if ((v = environment("NUMAHEAP_VERBOSE")) && !parse_bool(v, &o->verbose))
+        bad_value("NUMAHEAP_VERBOSE", v, "0 or 1", "0");
+    numaheap_malloc_active_options = *o;
+}
+
+void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
+    static const char *const numa[] = {"automatic", "disabled", "bind:", "interleave"};
+    static const char *const release[] = {"dontneed", "free"};
+    static const char *const thp[] = {"default", "always", "never"};
+    line l = { .count = 0 };
+    put(&l, "NUMAHeap: libNUMAHeapMalloc ready (pid ");
+    put_decimal(&l, getpid());
+    put(&l, "): NUMAHEAP_NUMA=");
+    put(&l, numa[o->numa]);
+    if (o->numa == NUMAHEAP_OPT_NUMA_BIND) put_decimal(&l, o->numa_node);
+    put(&l, " NUMAHEAP_SCAVENGER=");
+    if (o->scavenger_enabled) { put(&l, "background:"); put_decimal(&l, o->retain_extra_percent); }
+    else put(&l, "disabled");
+    put(&l, " NUMAHEAP_RELEASE=");
+    put(&l, release[o->release]);
+    put(&l, " NUMAHEAP_THP=");
+    put(&l, thp[o->thp]);
+    put(&l, " NUMAHEAP_MEMORY_LIMIT=");
+    put_decimal(&l, o->memory_limit);
+    put(&l, " NUMAHEAP_STATS=");
+    put_decimal(&l, o->stats);
+    numaheap_malloc_write_line(l.text);
+}
+
+// MARK: Process lifetime
+
+static void fork_prepare(void) { numaheap_fork_prepare(); }
+static void fork_parent(void) { numaheap_fork_parent(); }
+static void fork_child(void) { numaheap_fork_child(); }
+
+// Runs when the library is loaded (after any malloc the loader or libc made
+// first, which initialised the heap already): makes sure the heap exists and
+// registers the fork handlers. pthread_atfork's first registrations use static
+// storage in glibc; a later one would come back into malloc, which is ready.
+__attribute__((constructor)) static void numaheap_malloc_load(void) {
+    if (!inside()) {
+        numaheap_malloc_depth = 1;
+        numaheap_initialize();
+        numaheap_malloc_depth = 0;
+    }
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((destructor)) static void numaheap_malloc_unload(void) {
+    if (numaheap_malloc_active_options.stats) numaheap_exit_report();
+}

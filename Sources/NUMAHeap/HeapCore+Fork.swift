@@ -1,0 +1,126 @@
+import Central
+import Glibc
+import Platform
+
+// What the malloc library (Sources/NUMAHeapMalloc) needs from the heap beyond
+// HeapCore's allocation API: fork safety, a cheap "is this address ours" test
+// for reporting foreign frees in glibc's words, and a summary of the figures it
+// prints at exit that is computed without allocating (``HeapCore/statistics``
+// builds Swift arrays, and appends to one while holding a node's lock — which
+// would re-enter the malloc library under that lock).
+
+extension HeapCore {
+    // MARK: fork
+
+    /// Takes every lock of this heap, and the registry lock, in the documented
+    /// order, so that `fork()` copies them unheld by any other thread: the
+    /// registry lock (outermost), every central list's lock of every node, every
+    /// node's lock, the arena lock, the cache lock. For `pthread_atfork`'s
+    /// `prepare` handler; follow with ``parentAfterFork()`` or ``childAfterFork()``.
+    public func prepareForFork() {
+        HeapRegistry.lock()
+        let s = state
+        for n in 0..<s.pointee.nodeCount {
+            let central = s.pointee.nodes[n].central
+            for c in 0..<s.pointee.spanClassCount { (central + c).pointee.lock.lock() }
+        }
+        for n in 0..<s.pointee.nodeCount { s.pointee.nodes[n].lock.lock() }
+        s.pointee.arenaLock.lock()
+        s.pointee.cacheLock.lock()
+    }
+
+    /// Releases what ``prepareForFork()`` took, in the reverse order (parent).
+    public func parentAfterFork() { releaseForkLocks() }
+
+    /// Releases what ``prepareForFork()`` took, in the child. The locks are
+    /// normal (not error-checking) mutexes, so the child's only thread — the copy
+    /// of the one that took them — may unlock them. The caches of the parent's
+    /// other threads stay bound to threads that do not exist in the child: their
+    /// spans are not reused by the child (a bounded leak, as in Go after fork).
+    public func childAfterFork() { releaseForkLocks() }
+
+    func releaseForkLocks() {
+        let s = state
+        s.pointee.cacheLock.unlock()
+        s.pointee.arenaLock.unlock()
+        for n in (0..<s.pointee.nodeCount).reversed() { s.pointee.nodes[n].lock.unlock() }
+        for n in (0..<s.pointee.nodeCount).reversed() {
+            let central = s.pointee.nodes[n].central
+            for c in (0..<s.pointee.spanClassCount).reversed() { (central + c).pointee.lock.unlock() }
+        }
+        HeapRegistry.unlock()
+    }
+
+    // MARK: Malloc library queries
+
+    /// True when `pointer` lies in a page of this heap's arenas that belongs to
+    /// some span (one lock-free arena-map lookup; no liveness check — that is
+    /// ``deallocate(_:)``'s job). False for memory this heap never mapped.
+    @inline(__always)
+    public func mapsAddress(_ pointer: UnsafeRawPointer) -> Bool {
+        state.pointee.arenas.spanOf(UInt(bitPattern: pointer)) != nil
+    }
+
+    /// ``deallocate(_:)`` when `pointer` lies in this heap's arenas (see
+    /// ``mapsAddress(_:)``); false, touching nothing, when it does not — so the
+    /// malloc library can report a foreign pointer in glibc's words. One call
+    /// for `free()`'s fast path.
+    public func deallocateIfMapped(_ pointer: UnsafeMutableRawPointer) -> Bool {
+        guard state.pointee.arenas.spanOf(UInt(bitPattern: pointer)) != nil else { return false }
+        deallocate(pointer)
+        return true
+    }
+
+    /// The malloc library's exit summary, computed without allocating.
+    public struct MallocSummary: Sendable {
+        /// Blocks allocated and freed, all threads, exited ones included.
+        public var mallocs = 0
+        public var frees = 0
+        /// Bytes of arena memory committed, in in-use spans, and released to the system.
+        public var committedBytes = 0
+        public var inUseBytes = 0
+        public var releasedBytes = 0
+        /// Metadata mapped by the heap (state, cache records, span records).
+        public var metadataBytes = 0
+        public var spans = 0
+        public var threadCaches = 0
+    }
+
+    /// Figures like ``statistics``' but summed, with no Swift allocation: the
+    /// cache lock, then each node's lock, one at a time.
+    public var mallocSummary: MallocSummary {
+        var r = MallocSummary()
+        let s = state
+        let n = s.pointee.sizeClassCount
+        s.pointee.cacheLock.lock()
+        for c in 0..<n {
+            r.mallocs += s.pointee.retiredCounters[c]
+            r.frees += s.pointee.retiredCounters[n + c]
+        }
+        var link = s.pointee.allCaches
+        while let cache = link {
+            r.threadCaches += 1
+            if !cache.pointee.retired {
+                for c in 0..<n {
+                    r.mallocs += cache.pointee.mallocs[c].load(ordering: .relaxed)
+                    r.frees += cache.pointee.frees[c].load(ordering: .relaxed)
+                }
+            }
+            link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)
+        }
+        r.metadataBytes = s.pointee.mappingBytes + s.pointee.cacheMappedBytes
+        s.pointee.cacheLock.unlock()
+        let page = s.pointee.pageSize
+        for i in 0..<s.pointee.nodeCount {
+            let h = s.pointee.nodes + i
+            h.pointee.lock.lock()
+            r.committedBytes += h.pointee.committedBytes
+            r.inUseBytes += h.pointee.pagesInUse * page
+            r.releasedBytes += h.pointee.pages.scavengedPages * page
+            r.spans += h.pointee.spansInUse
+            r.metadataBytes += h.pointee.spanRecords.mappedBytes
+            h.pointee.lock.unlock()
+        }
+        return r
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Static checks of libNUMAHeapMalloc.so (run by .ci/run before Tests/Malloc/run.sh):
+#  1. it exports exactly the malloc family (default visibility, from the C target);
+#  2. `nm -D --undefined-only`: nothing from the Swift runtime is imported (it is
+#     linked in statically) and no allocation function is imported (the library
+#     defines them; an imported one would be glibc's);
+#  3. no shared Swift library is needed (ldd);
+#  4. nothing reachable from the exported functions calls swift_once,
+#     swift_allocObject, metadata instantiation or anything else that may
+#     allocate (Tests/Malloc/callgraph.py, over `objdump -d`).
+set -uo pipefail
+lib=${1:?usage: check-symbols.sh path/to/libNUMAHeapMalloc.so}
+here=$(cd "$(dirname "$0")" && pwd)
+failed=0
+
+expected="aligned_alloc calloc cfree free malloc malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
+exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" || $2 == "W" || $2 == "i" { print $3 }' | sort | tr '\n' ' ' | sed 's/ $//')
+if [ "$exported" = "$expected" ]; then
+    echo "ok    exported functions: $exported"
+else
+    echo "FAIL  exported functions: got '$exported', want '$expected'"; failed=1
+fi
+
+undefined=$(nm -D --undefined-only "$lib" | awk '{ print $NF }')
+echo "      nm -D --undefined-only: $(wc -l <<<"$undefined") symbols"
+bad=$(grep -E '^(swift_|_swift_|\$s)|^(malloc|free|calloc|realloc|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size)(@|$)' <<<"$undefined")
+if [ -z "$bad" ]; then
+    echo "ok    no Swift runtime or allocation function imported"
+else
+    echo "FAIL  imported: $(tr '\n' ' ' <<<"$bad")"; failed=1
+fi
+
+if ldd "$lib" | grep -q 'libswift'; then
+    echo "FAIL  needs a shared Swift library: $(ldd "$lib" | grep libswift | tr '\n' ' ')"; failed=1
+else
+    echo "ok    no shared Swift library needed (-static-stdlib): $(ldd "$lib" | awk '{ print $1 }' | tr '\n' ' ')"
+fi
+
+if python3 "$here/callgraph.py" "$lib" | sed 's/^/      /'; then
+    echo "ok    call graph from the exported functions"
+else
+    echo "FAIL  call graph: a forbidden function is reachable (see above)"; failed=1
+fi
+exit "$failed"

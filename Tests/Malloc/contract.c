@@ -1,0 +1,377 @@
+// The malloc contract, checked against whatever malloc the process uses: run it
+// under LD_PRELOAD=libNUMAHeapMalloc.so (Tests/Malloc/run.sh does). It refuses
+// to run against another malloc unless CONTRACT_ALLOW_OTHER_MALLOC=1 (to check
+// the test itself against glibc).
+//
+// usage: contract [all|invalid-free|invalid-realloc|stats]
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+static void *volatile sink;  // keeps the compiler from eliding allocations
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rng(void) { rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17; return rng_state; }
+
+static void fill(unsigned char *p, size_t n, uintptr_t seed) { for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(seed * 31 + i * 7); }
+static int verify(const unsigned char *p, size_t n, uintptr_t seed) {
+    for (size_t i = 0; i < n; i++) if (p[i] != (unsigned char)(seed * 31 + i * 7)) return 0;
+    return 1;
+}
+
+static const size_t sizes[] = {0, 1, 2, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 100, 127, 128, 255, 256, 500,
+    1000, 1024, 2047, 2048, 4000, 4096, 5000, 8191, 8192, 10000, 16384, 20000, 32767, 32768, 32769, 40000, 65536,
+    100000, 131072, 262144, 1 << 20, (1 << 20) + 1, 3 << 20, 16 << 20};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+static void test_library_in_use(void) {
+    Dl_info info;
+    void *m = dlsym(RTLD_DEFAULT, "malloc");
+    int ours = m && dladdr(m, &info) && info.dli_fname && strstr(info.dli_fname, "NUMAHeapMalloc");
+    if (!ours && !getenv("CONTRACT_ALLOW_OTHER_MALLOC")) {
+        fprintf(stderr, "FAIL: malloc is not libNUMAHeapMalloc's (%s); run under LD_PRELOAD\n", m && info.dli_fname ? info.dli_fname : "?");
+        exit(2);
+    }
+    printf("malloc from %s\n", ours ? info.dli_fname : "another library");
+}
+
+static void test_alignment_and_usable_size(void) {
+    for (size_t i = 0; i < NSIZES; i++) {
+        size_t n = sizes[i];
+        for (int k = 0; k < 3; k++) {
+            unsigned char *p = malloc(n);
+            CHECK(p != NULL, "malloc(%zu)", n);
+            CHECK(((uintptr_t)p & 15) == 0, "malloc(%zu) = %p not 16-aligned", n, p);
+            CHECK(malloc_usable_size(p) >= n, "usable %zu < %zu", malloc_usable_size(p), n);
+            fill(p, n, (uintptr_t)p);
+            CHECK(verify(p, n, (uintptr_t)p), "pattern %zu", n);
+            free(p);
+        }
+        for (size_t a = 1; a <= (1 << 22); a <<= 1) {
+            void *q = NULL;
+            int rc = posix_memalign(&q, a < sizeof(void *) ? sizeof(void *) : a, n);
+            CHECK(rc == 0 && q, "posix_memalign(%zu, %zu) = %d", a, n, rc);
+            CHECK(((uintptr_t)q & ((a < 16 ? 16 : a) - 1)) == 0, "posix_memalign(%zu, %zu) = %p", a, n, q);
+            CHECK(malloc_usable_size(q) >= n, "usable");
+            memset(q, 1, n);
+            free(q);
+            q = aligned_alloc(a, n);
+            CHECK(q && ((uintptr_t)q & (a - 1)) == 0, "aligned_alloc(%zu, %zu) = %p", a, n, q);
+            free(q);
+            q = memalign(a, n);
+            CHECK(q && ((uintptr_t)q & (a - 1)) == 0, "memalign(%zu, %zu) = %p", a, n, q);
+            free(q);
+        }
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    void *v = valloc(100);
+    CHECK(v && ((uintptr_t)v % page) == 0, "valloc");
+    free(v);
+    v = pvalloc(100);
+    CHECK(v && ((uintptr_t)v % page) == 0 && malloc_usable_size(v) >= (size_t)page, "pvalloc");
+    free(v);
+    v = memalign(24, 100);  // not a power of two: rounded up to 32 as glibc does
+    CHECK(v && ((uintptr_t)v & 31) == 0, "memalign(24)");
+    free(v);
+    CHECK(malloc_usable_size(NULL) == 0, "usable(NULL)");
+}
+
+static void test_zero_and_unique(void) {
+    void *a = malloc(0), *b = malloc(0);
+    CHECK(a && b && a != b, "malloc(0) unique: %p %p", a, b);
+    free(a);
+    free(b);
+    free(NULL);
+    void *r = realloc(NULL, 40);
+    CHECK(r != NULL && malloc_usable_size(r) >= 40, "realloc(NULL, 40)");
+    errno = 0;
+    void *z = realloc(r, 0);
+    CHECK(z == NULL, "realloc(p, 0) returns NULL and frees (glibc)");
+}
+
+static void test_realloc(void) {
+    for (int round = 0; round < 200; round++) {
+        size_t n = 1 + rng() % 64;
+        unsigned char *p = malloc(n);
+        fill(p, n, 1234);
+        for (int step = 0; step < 20; step++) {
+            size_t m = (rng() % 4 == 0) ? 1 + rng() % 300000 : 1 + rng() % 5000;
+            unsigned char *q = realloc(p, m);
+            CHECK(q != NULL, "realloc %zu -> %zu", n, m);
+            CHECK(((uintptr_t)q & 15) == 0, "realloc alignment");
+            size_t keep = n < m ? n : m;
+            CHECK(verify(q, keep, 1234), "realloc %zu -> %zu lost contents", n, m);
+            CHECK(malloc_usable_size(q) >= m, "usable after realloc");
+            fill(q, m, 1234);
+            p = q;
+            n = m;
+        }
+        free(p);
+    }
+    // Growth one byte at a time to a large size and back (in-place paths).
+    unsigned char *p = NULL;
+    size_t n = 0;
+    for (size_t m = 1; m <= 200000; m += (m < 4096 ? 1 : 997)) {
+        p = realloc(p, m);
+        CHECK(p != NULL, "grow");
+        for (size_t i = n; i < m; i++) p[i] = (unsigned char)i;
+        n = m;
+    }
+    for (size_t i = 0; i < n; i++) if (p[i] != (unsigned char)i) { CHECK(0, "grown contents at %zu", i); break; }
+    for (size_t m = n; m > 10; m /= 3) {
+        p = realloc(p, m);
+        CHECK(p != NULL, "shrink");
+        for (size_t i = 0; i < m; i++) if (p[i] != (unsigned char)i) { CHECK(0, "shrunk contents %zu at %zu", m, i); break; }
+    }
+    free(p);
+    // reallocarray
+    int *arr = reallocarray(NULL, 100, sizeof(int));
+    CHECK(arr != NULL, "reallocarray");
+    for (int i = 0; i < 100; i++) arr[i] = i;
+    arr = reallocarray(arr, 100000, sizeof(int));
+    CHECK(arr && arr[99] == 99, "reallocarray keeps");
+    free(arr);
+}
+
+static void test_calloc(void) {
+    for (size_t i = 0; i < NSIZES; i++) {
+        size_t n = sizes[i];
+        if (n > (1 << 20)) continue;
+        void *dirty[32];
+        for (int k = 0; k < 32; k++) { dirty[k] = malloc(n); memset(dirty[k], 0xAA, n); }
+        for (int k = 0; k < 32; k++) free(dirty[k]);
+        for (int k = 0; k < 32; k++) {
+            unsigned char *c = calloc(1, n);
+            CHECK(c != NULL, "calloc");
+            for (size_t j = 0; j < n; j++) if (c[j]) { CHECK(0, "calloc(%zu) byte %zu = %#x (reused memory)", n, j, c[j]); break; }
+            dirty[k] = c;
+        }
+        for (int k = 0; k < 32; k++) free(dirty[k]);
+    }
+    unsigned char *c = calloc(1000, 1000);
+    CHECK(c != NULL, "calloc large");
+    for (size_t j = 0; j < 1000000; j += 4093) CHECK(c[j] == 0, "calloc large zero");
+    free(c);
+}
+
+static void test_overflow(void) {
+    errno = 0;
+    void *p = calloc(SIZE_MAX / 2, 3);
+    CHECK(p == NULL && errno == ENOMEM, "calloc overflow: %p errno %d", p, errno);
+    errno = 0;
+    p = malloc(SIZE_MAX);
+    CHECK(p == NULL && errno == ENOMEM, "malloc(SIZE_MAX): %p errno %d", p, errno);
+    errno = 0;
+    p = malloc(SIZE_MAX / 2);
+    CHECK(p == NULL && errno == ENOMEM, "malloc(SIZE_MAX/2): errno %d", errno);
+    errno = 0;
+    p = malloc((size_t)1 << 46);  // 64 TiB: more than the heap takes
+    CHECK(p == NULL && errno == ENOMEM, "malloc(64 TiB): errno %d", errno);
+    void *q = malloc(10);
+    errno = 0;
+    p = realloc(q, SIZE_MAX - 100);
+    CHECK(p == NULL && errno == ENOMEM, "realloc huge: errno %d", errno);
+    free(q);  // still valid after a failed realloc
+    errno = 0;
+    p = reallocarray(NULL, SIZE_MAX / 4, 8);
+    CHECK(p == NULL && errno == ENOMEM, "reallocarray overflow");
+    void *r = (void *)1;
+    CHECK(posix_memalign(&r, 3, 10) == EINVAL, "posix_memalign(3)");
+    CHECK(posix_memalign(&r, 4, 10) == EINVAL, "posix_memalign(4) (not a multiple of sizeof(void*))");
+    CHECK(posix_memalign(&r, 0, 10) == EINVAL, "posix_memalign(0)");
+    CHECK(r == (void *)1, "posix_memalign leaves *result on failure");
+    CHECK(posix_memalign(&r, 64, SIZE_MAX / 2) == ENOMEM, "posix_memalign huge");
+    errno = 0;
+    p = aligned_alloc(48, 100);  // EINVAL (C17, glibc >= 2.38), or rounded up (older glibc)
+    CHECK((p == NULL && errno == EINVAL) || (p && ((uintptr_t)p & 63) == 0), "aligned_alloc(48)");
+    free(p);
+}
+
+// MARK: Threads
+
+#define RING 1024
+typedef struct ring { _Atomic(void *) slot[RING]; _Atomic size_t head, tail; } ring;
+typedef struct worker { int id; ring *in, *out; long ops; } worker;
+static _Atomic int stop_flag;
+
+static size_t block_size(uintptr_t r) { return (r % 16 == 0) ? 1 + r % 70000 : 1 + r % 1024; }
+
+static void *stress_worker(void *arg) {
+    worker *w = arg;
+    uint64_t s = 0x9E3779B97F4A7C15ull * (w->id + 1);
+    void *local[256] = {0};
+    for (long i = 0; i < w->ops; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        int k = (int)(s % 256);
+        if (local[k]) {  // verify and either free here or hand to the next thread
+            size_t *h = local[k];
+            size_t n = h[0];
+            CHECK(verify((unsigned char *)(h + 1), n - sizeof(size_t), (uintptr_t)h), "thread %d integrity", w->id);
+            size_t t = atomic_load(&w->out->tail);
+            if ((s >> 20) % 2 == 0 && t - atomic_load(&w->out->head) < RING) {
+                atomic_store(&w->out->slot[t % RING], local[k]);
+                atomic_store(&w->out->tail, t + 1);
+            } else {
+                free(local[k]);
+            }
+            local[k] = NULL;
+        } else {
+            size_t n = block_size(s >> 8) + sizeof(size_t);
+            size_t *h = malloc(n);
+            CHECK(h != NULL, "malloc in thread");
+            h[0] = n;
+            fill((unsigned char *)(h + 1), n - sizeof(size_t), (uintptr_t)h);
+            local[k] = h;
+        }
+        // Free what the previous thread handed over (cross-thread frees).
+        size_t hd = atomic_load(&w->in->head);
+        if (hd != atomic_load(&w->in->tail)) {
+            size_t *h = atomic_load(&w->in->slot[hd % RING]);
+            atomic_store(&w->in->head, hd + 1);
+            CHECK(verify((unsigned char *)(h + 1), h[0] - sizeof(size_t), (uintptr_t)h), "handed-over integrity");
+            free(h);
+        }
+    }
+    for (int k = 0; k < 256; k++) free(local[k]);
+    return NULL;
+}
+
+static void test_stress(int threads, long ops) {
+    ring *rings = calloc(threads, sizeof(ring));
+    worker *ws = calloc(threads, sizeof(worker));
+    pthread_t *t = calloc(threads, sizeof(pthread_t));
+    for (int i = 0; i < threads; i++) {
+        ws[i] = (worker){ .id = i, .in = &rings[i], .out = &rings[(i + 1) % threads], .ops = ops };
+    }
+    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, stress_worker, &ws[i]);
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < threads; i++) {  // drain
+        while (atomic_load(&rings[i].head) != atomic_load(&rings[i].tail)) {
+            size_t hd = atomic_load(&rings[i].head);
+            free(atomic_load(&rings[i].slot[hd % RING]));
+            atomic_store(&rings[i].head, hd + 1);
+        }
+    }
+    free(rings);
+    free(ws);
+    free(t);
+}
+
+static void *churn(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_flag)) {
+        void *p[64];
+        for (int i = 0; i < 64; i++) p[i] = malloc(16 + (size_t)i * 97);
+        for (int i = 0; i < 64; i++) free(p[i]);
+        void *big = malloc(200000);
+        free(big);
+    }
+    return NULL;
+}
+
+static void *short_lived(void *arg) {
+    void *p[50];
+    for (int i = 0; i < 50; i++) p[i] = malloc((size_t)(i + 1) * 24);
+    for (int i = 0; i < 50; i += 2) free(p[i]);
+    // The odd ones are freed by the main thread after this thread exited.
+    memcpy(arg, &p, sizeof p);
+    return NULL;
+}
+
+static void test_fork(void) {
+    pthread_t t[4];
+    atomic_store(&stop_flag, 0);
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, churn, NULL);
+    for (int round = 0; round < 50; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(10);  // a deadlocked child dies instead of hanging
+            void *p[100];
+            for (int i = 0; i < 100; i++) { p[i] = malloc((size_t)i * 131 + 1); memset(p[i], i, (size_t)i * 131 + 1); }
+            for (int i = 0; i < 100; i++) free(p[i]);
+            void *big = malloc(1 << 20);
+            free(big);
+            pthread_t ct;  // a thread in the child, freeing across threads
+            void *handed[50];
+            if (pthread_create(&ct, NULL, short_lived, handed) != 0 || pthread_join(ct, NULL) != 0) _exit(3);
+            for (int i = 1; i < 50; i += 2) free(handed[i]);
+            _exit(0);
+        }
+        int status = 0;
+        CHECK(pid > 0, "fork");
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d status %#x (signal %d)", round, status,
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+    atomic_store(&stop_flag, 1);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+}
+
+static void test_thread_exit(void) {
+    for (int round = 0; round < 300; round++) {
+        void *p[50];
+        pthread_t t;
+        pthread_create(&t, NULL, short_lived, p);
+        pthread_join(t, NULL);
+        for (int i = 1; i < 50; i += 2) free(p[i]);
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "all";
+    if (!strcmp(mode, "invalid-free")) {
+        static char not_from_malloc[64];
+        sink = not_from_malloc + 16;
+        free(sink);
+        return 0;  // not reached
+    }
+    if (!strcmp(mode, "invalid-realloc")) {
+        char on_stack[64];
+        sink = on_stack;
+        sink = realloc(sink, 100);
+        return 0;
+    }
+    if (!strcmp(mode, "double-free")) {
+        sink = malloc(40);
+        free(sink);
+        free(sink);
+        return 0;
+    }
+    test_library_in_use();
+    struct { const char *name; void (*run)(void); } tests[] = {
+        {"alignment and malloc_usable_size", test_alignment_and_usable_size},
+        {"malloc(0), realloc(NULL, n), realloc(p, 0)", test_zero_and_unique},
+        {"realloc preserves contents", test_realloc},
+        {"calloc zeroes (also reused memory)", test_calloc},
+        {"overflow and bad alignments", test_overflow},
+        {"fork in a multithreaded process", test_fork},
+        {"thread exit", test_thread_exit},
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        int before = failures;
+        tests[i].run();
+        printf("%s %s\n", failures == before ? "ok  " : "FAIL", tests[i].name);
+        fflush(stdout);
+    }
+    int before = failures;
+    long ops = getenv("CONTRACT_STRESS_OPS") ? atol(getenv("CONTRACT_STRESS_OPS")) : 400000;
+    test_stress(8, ops);
+    printf("%s 8-thread stress, cross-thread frees, integrity patterns (%ld ops each)\n",
+           failures == before ? "ok  " : "FAIL", ops);
+    printf("%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}

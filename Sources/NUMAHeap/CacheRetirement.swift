@@ -8,6 +8,9 @@ extension HeapState {
     /// folding its counters into the heap's.
     static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
+        // The thread's page cache and span records go back to their node.
+        let stash = ThreadSpanStash.of(cache)
+        NodeSpanSource(state: state, node: Int(stash.pointee.node)).drainThreadStash(cache)
         state.pointee.cacheLock.lock()
         let n = state.pointee.sizeClassCount
         // Pointers are read once into locals: a compound assignment through

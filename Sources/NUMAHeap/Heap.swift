@@ -166,7 +166,7 @@ extension HeapCore {
 
     @inline(never)
     func refill(cache: UnsafeMutablePointer<ThreadCache>, spanClass: SpanClass, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
-        guard let address = ThreadCache.nextFree(cache, spanClass, directory: HeapDirectory(state: state)) else {
+        guard let address = ThreadCache.nextFree(cache, spanClass, directory: HeapDirectory(state: state, cache: cache)) else {
             throw .outOfMemory(requested: SizeClassTable.size(of: spanClass.sizeClass))
         }
         ThreadCache.count(cache.pointee.mallocs + spanClass.sizeClass)
@@ -207,8 +207,8 @@ extension HeapCore {
         let pages = (byteCount + pageSize - 1) / pageSize
         let alignmentPages = max(1, alignment / pageSize)
         let cache = HeapState.currentCache(state)
-        let source = NodeSpanSource(state: state, node: Int(cache.pointee.node))
-        guard let span = source.allocate(pages: pages, alignmentPages: alignmentPages,
+        let source = NodeSpanSource(state: state, node: Int(cache.pointee.node), cache: cache)
+        guard let span = source.allocateSpan(pages: pages, alignmentPages: alignmentPages,
                                          spanClass: SpanClass(sizeClass: 0, noscan: true),
                                          elemSize: pages * pageSize) else {
             throw .outOfMemory(requested: byteCount)

@@ -255,6 +255,8 @@ extension HeapState {
 /// The heap as Central sees it: central lists per node and the node's span source.
 struct HeapDirectory: CentralDirectory {
     let state: UnsafeMutablePointer<HeapState>
+    /// The calling thread's cache when refilling it (its span stash serves small spans).
+    var cache: UnsafeMutablePointer<ThreadCache>? = nil
 
     @inline(__always)
     func central(_ spanClass: SpanClass, node: Int32) -> UnsafeMutablePointer<CentralList> {
@@ -262,7 +264,7 @@ struct HeapDirectory: CentralDirectory {
     }
 
     @inline(__always)
-    func source(node: Int32) -> NodeSpanSource { NodeSpanSource(state: state, node: Int(node)) }
+    func source(node: Int32) -> NodeSpanSource { NodeSpanSource(state: state, node: Int(node), cache: cache) }
 
     @inline(__always)
     var emptySpan: SpanRef { state.pointee.emptySpan }

@@ -3,6 +3,7 @@ import Central
 import PageAlloc
 import Platform
 import SpanCore
+import Synchronization
 
 /// The page heap of one NUMA node (Go's `mheap`, one per node): its page
 /// allocator, span records, the unused tail of its current arena, and its
@@ -30,6 +31,9 @@ struct NodeHeap: ~Copyable {
     let _pages: UnsafeMutablePointer<PageAllocator>
     let _spanRecords: UnsafeMutablePointer<SpanRecordAllocator>
     let _counters: UnsafeMutablePointer<NodeCounters>
+    /// Spans and pages in use: atomic, since threads make small spans from their
+    /// own page caches without the lock (``ThreadSpanStash``).
+    let _inUse: UnsafeMutablePointer<NodeInUse>
     let _mapping: UnsafeMutableRawPointer
     static var mappingBytes: Int { 4096 }
 
@@ -54,15 +58,15 @@ struct NodeHeap: ~Copyable {
         unsafeAddress { UnsafePointer(_counters.pointer(to: \.committedBytes)!) }
         nonmutating unsafeMutableAddress { _counters.pointer(to: \.committedBytes)! }
     }
-    /// Pages in in-use spans (Go's `pagesInUse`). Under `lock`.
-    var pagesInUse: Int {
-        unsafeAddress { UnsafePointer(_counters.pointer(to: \.pagesInUse)!) }
-        nonmutating unsafeMutableAddress { _counters.pointer(to: \.pagesInUse)! }
-    }
-    /// Spans currently in use. Under `lock`.
-    var spansInUse: Int {
-        unsafeAddress { UnsafePointer(_counters.pointer(to: \.spansInUse)!) }
-        nonmutating unsafeMutableAddress { _counters.pointer(to: \.spansInUse)! }
+    /// Pages in in-use spans (Go's `pagesInUse`). Atomic.
+    var pagesInUse: Int { _inUse.pointee.pages.load(ordering: .relaxed) }
+    /// Spans currently in use. Atomic.
+    var spansInUse: Int { _inUse.pointee.spans.load(ordering: .relaxed) }
+
+    /// Counts a span of `pages` pages that went into (positive) or out of use.
+    func noteSpanInUse(pages: Int) {
+        _inUse.pointee.pages.add(pages, ordering: .relaxed)
+        _inUse.pointee.spans.add(pages > 0 ? 1 : -1, ordering: .relaxed)
     }
 
     init(node: Int32, pageSize: Int, lockStorage: UnsafeMutableRawPointer, central: UnsafeMutablePointer<CentralList>) {
@@ -76,13 +80,16 @@ struct NodeHeap: ~Copyable {
         let pagesOffset = 0
         let recordsOffset = (MemoryLayout<PageAllocator>.stride + 63) & ~63
         let countersOffset = recordsOffset + ((MemoryLayout<SpanRecordAllocator>.stride + 63) & ~63)
-        precondition(countersOffset + MemoryLayout<NodeCounters>.stride <= NodeHeap.mappingBytes)
+        let inUseOffset = countersOffset + ((MemoryLayout<NodeCounters>.stride + 63) & ~63)
+        precondition(inUseOffset + MemoryLayout<NodeInUse>.stride <= NodeHeap.mappingBytes)
         _pages = (block + pagesOffset).bindMemory(to: PageAllocator.self, capacity: 1)
         _pages.initialize(to: PageAllocator(pageSize: pageSize))
         _spanRecords = (block + recordsOffset).bindMemory(to: SpanRecordAllocator.self, capacity: 1)
         _spanRecords.initialize(to: SpanRecordAllocator())
         _counters = (block + countersOffset).bindMemory(to: NodeCounters.self, capacity: 1)
         _counters.initialize(to: NodeCounters())
+        _inUse = (block + inUseOffset).bindMemory(to: NodeInUse.self, capacity: 1)
+        _inUse.initialize(to: NodeInUse())
     }
 
     deinit {
@@ -96,6 +103,10 @@ struct NodeHeap: ~Copyable {
 struct NodeCounters {
     var arenaCursor = ArenaCursor()
     var committedBytes = 0
-    var pagesInUse = 0
-    var spansInUse = 0
+}
+
+/// A node's in-use figures, updated atomically (see ``NodeHeap``).
+struct NodeInUse: ~Copyable {
+    let pages = Atomic<Int>(0)
+    let spans = Atomic<Int>(0)
 }

@@ -10,6 +10,9 @@ import SpanCore
 struct NodeSpanSource: SpanSource {
     let state: UnsafeMutablePointer<HeapState>
     let node: Int
+    /// The calling thread's cache, when the caller is allocating for it: small
+    /// spans then come from its page cache and record stash without the node lock.
+    var cache: UnsafeMutablePointer<ThreadCache>? = nil
 
     @inline(__always) var heap: UnsafeMutablePointer<NodeHeap> { state.pointee.nodes + node }
     // The node's out-of-line state, read once into locals: every write goes
@@ -20,7 +23,18 @@ struct NodeSpanSource: SpanSource {
 
     func allocateSpan(pages: Int, spanClass: SpanClass) -> SpanRef? {
         let size = spanClass.sizeClass == 0 ? pages * state.pointee.pageSize : SizeClassTable.size(of: spanClass.sizeClass)
-        return allocate(pages: pages, alignmentPages: 1, spanClass: spanClass, elemSize: size)
+        return allocateSpan(pages: pages, alignmentPages: 1, spanClass: spanClass, elemSize: size)
+    }
+
+    /// A span for `spanClass`: from the calling thread's page cache and record
+    /// stash when it is small enough and there is a cache (Go's `allocSpan`
+    /// fast path, no node lock), else from the page heap under the lock.
+    func allocateSpan(pages: Int, alignmentPages: Int, spanClass: SpanClass, elemSize: Int) -> SpanRef? {
+        if let cache, alignmentPages == 1, pages < ThreadSpanStash.maxPages,
+           let span = allocateFromThreadStash(cache, pages: pages, spanClass: spanClass, elemSize: elemSize) {
+            return span
+        }
+        return allocate(pages: pages, alignmentPages: alignmentPages, spanClass: spanClass, elemSize: elemSize)
     }
 
     /// A span of `pages` pages whose base is a multiple of `alignmentPages`
@@ -73,8 +87,7 @@ struct NodeSpanSource: SpanSource {
                         elemSize: elemSize, node: Int32(node), needzero: needzero)
         state.pointee.arenas.setSpan(base: base, pages: pages, span: UnsafeMutableRawPointer(span))
         state.pointee.arenas.setPageInUse(base)
-        counters.pointee.pagesInUse += pages
-        counters.pointee.spansInUse += 1
+        heap.pointee.noteSpanInUse(pages: pages)
         return span
     }
 
@@ -112,7 +125,6 @@ struct NodeSpanSource: SpanSource {
         state.pointee.arenas.clearPageInUse(base)
         pageAllocator.pointee.free(base: base, pages: pages)
         spanRecords.pointee.free(span)
-        counters.pointee.pagesInUse -= pages
-        counters.pointee.spansInUse -= 1
+        heap.pointee.noteSpanInUse(pages: -pages)
     }
 }

@@ -103,11 +103,13 @@ struct ScavengerState: ~Copyable {
     /// Returns the bytes released.
     static func releaseLocked(_ state: UnsafeMutablePointer<ScavengerState>,
                               _ heap: UnsafeMutablePointer<HeapState>, node n: Int, bytes: Int) -> Int {
-        let h = heap.pointee.nodes + n
+        // The page allocator through a local pointer: an inout rooted at
+        // `h.pointee` would claim the whole NodeHeap (see Docs/Heap.md).
+        let pages = heap.pointee.nodes[n]._pages
         let mine = state.pointee.nodes + n
         var releaser = MadviseReleaser(advice: state.pointee.advice)
         let released = mine.pointee.walker.scavenge(
-            &h.pointee._pages.pointee, bytes: bytes, hugePages: state.pointee.hugePages, releaser: &releaser)
+            &pages.pointee, bytes: bytes, hugePages: state.pointee.hugePages, releaser: &releaser)
         mine.pointee.releasedBytes += releaser.releasedBytes
         mine.pointee.releaseFailures += releaser.failures
         return released
@@ -120,7 +122,7 @@ struct ScavengerState: ~Copyable {
         let counters = h.pointee._counters.pointee
         return ScavengeFigures(
             retainedBytes: counters.committedBytes - h.pointee._pages.pointee.scavengedPages * page,
-            inUseBytes: counters.pagesInUse * page)
+            inUseBytes: h.pointee.pagesInUse * page)
     }
 }
 

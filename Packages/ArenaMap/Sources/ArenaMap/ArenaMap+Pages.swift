@@ -118,7 +118,8 @@ extension ArenaMap {
 
     /// Whether the `bytes` from `base` (page-aligned, possibly crossing arenas) may
     /// hold old data and so must be zeroed before a zeroed allocation, and records
-    /// that they are now used — Go's `mheap.allocNeedsZero`. Heap lock.
+    /// that they are now used — Go's `mheap.allocNeedsZero`. Lock-free: callers
+    /// need only own the pages exclusively (the heap lock, or a per-thread page cache).
     ///
     /// Per arena, memory at or above `zeroedBase` has never been handed out and is
     /// still zero as the kernel mapped it: a range entirely there needs no zeroing.
@@ -138,10 +139,23 @@ extension ArenaMap {
         while left > 0 {
             let arena = _mappedArena(address, "allocNeedsZero")
             let offset = Int(address & UInt(ArenaLayout.heapArenaBytes - 1))
-            let zeroedBase = arena.zeroedBase
-            if offset < zeroedBase { needZero = true }
             let limit = Swift.min(offset + left, ArenaLayout.heapArenaBytes)
-            if limit > zeroedBase { arena.zeroedBase = limit }
+            let zeroed = arena._zeroedBase
+            var zeroedBase = Int(zeroed.pointee.load(ordering: .relaxed))
+            if offset < zeroedBase { needZero = true }
+            // Raise zeroedBase to the end of the range; another thread may raise it
+            // concurrently for pages of its own (Go's CAS loop).
+            while limit > zeroedBase {
+                let (exchanged, current) = zeroed.pointee.compareExchange(
+                    expected: UInt(zeroedBase), desired: UInt(limit), ordering: .relaxed)
+                if exchanged { break }
+                zeroedBase = Int(current)
+                if _slowPath(zeroedBase <= limit && zeroedBase > offset) {
+                    FatalMessage("ArenaMap: allocNeedsZero(base: ").hex(base).text(", bytes: ").decimal(bytes)
+                        .text("): potentially overlapping in-use allocations (zeroedBase ").decimal(zeroedBase)
+                        .text(")").crash()
+                }
+            }
             left -= limit - offset
             address &+= UInt(limit - offset)
         }

@@ -13,7 +13,7 @@ import Synchronization
 /// Layout of the metadata block (offsets in bytes, `P` = pages per arena):
 ///
 ///     0        base        UInt    the arena's first address. Immutable.
-///     8        zeroedBase  UInt    see below. Heap lock; plain loads and stores.
+///     8        zeroedBase  UInt    see below. Atomic (CAS to raise), any thread.
 ///     16       node        Int32   NUMA node the arena was reserved for. Immutable.
 ///     20       pageShift   Int32   log₂ of the heap page size. Immutable.
 ///     64       pageInUse   P/64 × UInt64, atomic words
@@ -69,10 +69,15 @@ public struct HeapArena: @unchecked Sendable, Equatable {
     /// been used: every page at or above it is still as the kernel handed it out
     /// (zero). It only grows. Go's `heapArena.zeroedBase`.
     ///
-    /// Read and written under the heap lock only (by ``ArenaMap/allocNeedsZero(base:bytes:)``).
+    /// Read and raised atomically by ``ArenaMap/allocNeedsZero(base:bytes:)``, which
+    /// may run without the heap lock for pages the caller owns exclusively (as
+    /// Go's does for its per-P page cache).
     @inlinable public var zeroedBase: Int {
-        get { Int(_raw.load(fromByteOffset: 8, as: UInt.self)) }
-        nonmutating set { _raw.storeBytes(of: UInt(newValue), toByteOffset: 8, as: UInt.self) }
+        Int(_zeroedBase.pointee.load(ordering: .relaxed))
+    }
+
+    @inlinable var _zeroedBase: UnsafeMutablePointer<Atomic<UInt>> {
+        (_raw + 8).assumingMemoryBound(to: Atomic<UInt>.self)
     }
 
     // MARK: Bitmaps

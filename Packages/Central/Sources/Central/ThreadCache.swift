@@ -40,13 +40,21 @@ public struct ThreadCache: ~Copyable {
     public var nextInThread: UnsafeMutableRawPointer?
     /// Identity of the heap this cache belongs to (never reused across heaps).
     public let heapID: UInt
+    /// ``heapScratchBytes`` bytes (64-byte aligned, zeroed) for the heap that
+    /// composes Central to keep per-thread state next to the cache — NUMAHeap
+    /// keeps Go's per-P page cache and span-record stash there. Owner thread
+    /// only; Central never reads it.
+    public let heapScratch: UnsafeMutableRawPointer
+
+    /// Bytes of ``heapScratch``.
+    public static var heapScratchBytes: Int { 512 }
     /// True once the thread has exited; the heap recycles it. Under the heap's cache lock.
     public var retired: Bool = false
 
     /// Bytes a cache record needs for the given class counts.
     public static func recordBytes(spanClassCount: Int, sizeClassCount: Int) -> Int {
         let header = (MemoryLayout<ThreadCache>.stride + 63) & ~63
-        return header + 8 * spanClassCount + 16 * sizeClassCount + 16
+        return header + ((8 * spanClassCount + 16 * sizeClassCount + 16 + 63) & ~63) + heapScratchBytes
     }
 
     /// Initialises a cache record in place at `address` (``recordBytes`` bytes of
@@ -59,8 +67,11 @@ public struct ThreadCache: ~Copyable {
         let counters = (address + header + 8 * spanClassCount)
             .bindMemory(to: Atomic<Int>.self, capacity: 2 * sizeClassCount + 2)
         for i in 0..<(2 * sizeClassCount + 2) { (counters + i).initialize(to: Atomic(0)) }
+        let scratch = address + header + ((8 * spanClassCount + 16 * sizeClassCount + 16 + 63) & ~63)
+        scratch.initializeMemory(as: UInt8.self, repeating: 0, count: heapScratchBytes)
         let cache = address.bindMemory(to: ThreadCache.self, capacity: 1)
         cache.initialize(to: ThreadCache(spans: spans, mallocs: counters, frees: counters + sizeClassCount,
+                                         heapScratch: scratch,
                                          largeBytesAllocated: counters + 2 * sizeClassCount,
                                          largeBytesFreed: counters + 2 * sizeClassCount + 1,
                                          spanClassCount: spanClassCount, sizeClassCount: sizeClassCount,
@@ -70,12 +81,13 @@ public struct ThreadCache: ~Copyable {
 
     @usableFromInline
     init(spans: UnsafeMutablePointer<SpanRef>, mallocs: UnsafeMutablePointer<Atomic<Int>>,
-         frees: UnsafeMutablePointer<Atomic<Int>>, largeBytesAllocated: UnsafeMutablePointer<Atomic<Int>>,
+         frees: UnsafeMutablePointer<Atomic<Int>>, heapScratch: UnsafeMutableRawPointer, largeBytesAllocated: UnsafeMutablePointer<Atomic<Int>>,
          largeBytesFreed: UnsafeMutablePointer<Atomic<Int>>,
          spanClassCount: Int, sizeClassCount: Int, node: Int32, heapID: UInt) {
         self.spans = spans
         self.mallocs = mallocs
         self.frees = frees
+        self.heapScratch = heapScratch
         self.largeBytesAllocated = largeBytesAllocated
         self.largeBytesFreed = largeBytesFreed
         self.spanClassCount = spanClassCount

@@ -38,16 +38,25 @@ public struct SpanRecordAllocator: ~Copyable {
         return header + 3 * 8 * words(ofBucket: b)
     }
 
+    /// The record size (0, 1 or 2) that holds the bits of `objects` objects.
+    public static func bucket(forObjects objects: Int) -> Int {
+        let needWords = (max(objects, 1) + 63) / 64
+        if _slowPath(needWords > bucketWords.2) {
+            FatalMessage("SpanRecordAllocator: ").decimal(objects).text(" objects exceed the maximum of ")
+                .decimal(maxObjects).crash()
+        }
+        return needWords <= bucketWords.0 ? 0 : (needWords <= bucketWords.1 ? 1 : 2)
+    }
+
     /// A dead span record with room for `objects` objects' bits, or nil when
     /// memory cannot be mapped.
     public mutating func allocate(objects: Int) -> SpanRef? {
-        let needWords = (max(objects, 1) + 63) / 64
-        let bucket = needWords <= SpanRecordAllocator.bucketWords.0 ? 0
-            : (needWords <= SpanRecordAllocator.bucketWords.1 ? 1 : 2)
-        if _slowPath(needWords > SpanRecordAllocator.bucketWords.2) {
-            FatalMessage("SpanRecordAllocator: ").decimal(objects).text(" objects exceed the maximum of ")
-                .decimal(SpanRecordAllocator.maxObjects).crash()
-        }
+        allocate(bucket: SpanRecordAllocator.bucket(forObjects: objects))
+    }
+
+    /// A dead span record of record size `bucket` (see ``bucket(forObjects:)``),
+    /// or nil when memory cannot be mapped.
+    public mutating func allocate(bucket: Int) -> SpanRef? {
         if let head = popFree(bucket) {
             inUse += 1
             return head

@@ -91,24 +91,17 @@ extension HeapCore {
     public var mallocSummary: MallocSummary {
         var r = MallocSummary()
         let s = state
-        let n = s.pointee.sizeClassCount
+        visitCounters { _, m, f in
+            r.mallocs += m
+            r.frees += f
+        } large: { _, _ in
+        } metadata: { r.metadataBytes = $0 }
         s.pointee.cacheLock.lock()
-        for c in 0..<n {
-            r.mallocs += s.pointee.retiredCounters[c]
-            r.frees += s.pointee.retiredCounters[n + c]
-        }
-        var link = s.pointee.allCaches
+        var link = s.pointee.mutableFields.pointee.allCaches
         while let cache = link {
             r.threadCaches += 1
-            if !cache.pointee.retired {
-                for c in 0..<n {
-                    r.mallocs += cache.pointee.mallocs[c].load(ordering: .relaxed)
-                    r.frees += cache.pointee.frees[c].load(ordering: .relaxed)
-                }
-            }
             link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)
         }
-        r.metadataBytes = s.pointee.mappingBytes + s.pointee.cacheMappedBytes
         s.pointee.cacheLock.unlock()
         let page = s.pointee.pageSize
         for i in 0..<s.pointee.nodeCount {

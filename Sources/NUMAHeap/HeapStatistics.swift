@@ -98,6 +98,33 @@ public struct HeapStatistics: Sendable, Equatable {
 }
 
 extension HeapCore {
+    /// Calls `perClass` with every size class's malloc and free counts, `large`
+    /// with large-object bytes allocated and freed, from the counters of exited
+    /// threads and of every live cache, and `metadata` once with the bytes of the
+    /// heap's state and cache records — all under the cache lock, allocating
+    /// nothing (the malloc library's exit summary uses it too).
+    func visitCounters(_ perClass: (Int, Int, Int) -> Void, large: (Int, Int) -> Void, metadata: (Int) -> Void) {
+        let s = state
+        let n = s.pointee.sizeClassCount
+        let counters = s.pointee.retiredCounters
+        let fields = s.pointee.mutableFields
+        s.pointee.cacheLock.lock()
+        for c in 0..<n { perClass(c, counters[c], counters[n + c]) }
+        large(fields.pointee.retiredLargeBytesAllocated, fields.pointee.retiredLargeBytesFreed)
+        var link = fields.pointee.allCaches
+        while let cache = link {
+            if !cache.pointee.retired {
+                let mallocs = cache.pointee.mallocs, frees = cache.pointee.frees
+                for c in 0..<n { perClass(c, mallocs[c].load(ordering: .relaxed), frees[c].load(ordering: .relaxed)) }
+                large(cache.pointee.largeBytesAllocated.pointee.load(ordering: .relaxed),
+                      cache.pointee.largeBytesFreed.pointee.load(ordering: .relaxed))
+            }
+            link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)
+        }
+        metadata(s.pointee.mappingBytes + fields.pointee.cacheMappedBytes)
+        s.pointee.cacheLock.unlock()
+    }
+
     /// A snapshot of the heap's statistics.
     public var statistics: HeapStatistics {
         let s = state
@@ -106,27 +133,14 @@ extension HeapCore {
         var frees = [Int](repeating: 0, count: n)
         var largeAllocated = 0
         var largeFreed = 0
-        s.pointee.cacheLock.lock()
-        for c in 0..<n {
-            mallocs[c] = s.pointee.retiredCounters[c]
-            frees[c] = s.pointee.retiredCounters[n + c]
-        }
-        largeAllocated = s.pointee.retiredLargeBytesAllocated
-        largeFreed = s.pointee.retiredLargeBytesFreed
-        var link = s.pointee.allCaches
-        while let cache = link {
-            if !cache.pointee.retired {
-                for c in 0..<n {
-                    mallocs[c] += cache.pointee.mallocs[c].load(ordering: .relaxed)
-                    frees[c] += cache.pointee.frees[c].load(ordering: .relaxed)
-                }
-                largeAllocated += cache.pointee.largeBytesAllocated.pointee.load(ordering: .relaxed)
-                largeFreed += cache.pointee.largeBytesFreed.pointee.load(ordering: .relaxed)
-            }
-            link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)
-        }
-        let metadata = s.pointee.mappingBytes + s.pointee.cacheMappedBytes
-        s.pointee.cacheLock.unlock()
+        var metadata = 0
+        visitCounters { sizeClass, m, f in
+            mallocs[sizeClass] += m
+            frees[sizeClass] += f
+        } large: { allocated, freed in
+            largeAllocated += allocated
+            largeFreed += freed
+        } metadata: { metadata = $0 }
 
         var nodes: [HeapStatistics.Node] = []
         nodes.reserveCapacity(s.pointee.nodeCount)

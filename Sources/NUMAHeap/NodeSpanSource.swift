@@ -95,7 +95,6 @@ struct NodeSpanSource: SpanSource {
     /// `mheap.grow`): whole 4 MiB chunks, committed, from the node's current
     /// arena, reserving new 64 MiB arenas when it runs out. Node lock held.
     func grow(pages: Int) -> Bool {
-        let h = heap
         let chunkBytes = 512 * state.pointee.pageSize
         let ask = (pages * state.pointee.pageSize + chunkBytes - 1) / chunkBytes * chunkBytes
         state.pointee.arenaLock.lock()

@@ -338,6 +338,27 @@ static int parse_integer(const char *s, long long *out) {
     return 1;
 }
 
+// Digits with an optional K, M, G or T suffix (powers of 1024); 0 = no limit.
+static int parse_size(const char *v, long long *out) {
+    char digits[32];
+    size_t n = strlen(v);
+    int shift = 0;
+    if (n == 0 || n >= sizeof digits) return 0;
+    memcpy(digits, v, n + 1);
+    switch (digits[n - 1]) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    case 't': case 'T': shift = 40; break;
+    default: break;
+    }
+    if (shift) digits[n - 1] = 0;
+    long long value;
+    if (!parse_integer(digits, &value) || value > (INT64_MAX >> shift)) return 0;
+    *out = value << shift;
+    return 1;
+}
+
 static int parse_bool(const char *s, int *out) {
     if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) { *out = 1; return 1; }
     if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) { *out = 0; return 1; }
@@ -382,25 +403,14 @@ void numaheap_malloc_read_options(numaheap_malloc_options *o) {
         else if (!strcmp(v, "never")) o->thp = NUMAHEAP_OPT_THP_NEVER;
         else bad_value("NUMAHEAP_THP", v, "default, always or never", "default");
     }
+    long long bytes;
     if ((v = environment("NUMAHEAP_MEMORY_LIMIT"))) {
-        // Digits with an optional K, M, G or T suffix (powers of 1024); 0 = no limit.
-        char digits[32];
-        size_t n = strlen(v);
-        int shift = 0, ok = n > 0 && n < sizeof digits;
-        if (ok) {
-            memcpy(digits, v, n + 1);
-            switch (digits[n - 1]) {
-            case 'k': case 'K': shift = 10; break;
-            case 'm': case 'M': shift = 20; break;
-            case 'g': case 'G': shift = 30; break;
-            case 't': case 'T': shift = 40; break;
-            default: break;
-            }
-            if (shift) digits[n - 1] = 0;
-        }
-        long long limit;
-        if (ok && parse_integer(digits, &limit) && limit <= (INT64_MAX >> shift)) o->memory_limit = limit << shift;
+        if (parse_size(v, &bytes)) o->memory_limit = bytes;
         else bad_value("NUMAHEAP_MEMORY_LIMIT", v, "a byte count with an optional K, M, G or T suffix", "no limit");
+    }
+    if ((v = environment("NUMAHEAP_ADDRESS_SPACE_LIMIT"))) {
+        if (parse_size(v, &bytes)) o->address_space_limit = bytes;
+        else bad_value("NUMAHEAP_ADDRESS_SPACE_LIMIT", v, "a byte count with an optional K, M, G or T suffix", "no limit");
     }
     if ((v = environment("NUMAHEAP_STATS")) && !parse_bool(v, &o->stats))
         bad_value("NUMAHEAP_STATS", v, "0 or 1", "0");
@@ -428,6 +438,8 @@ void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
     put(&l, thp[o->thp]);
     put(&l, " NUMAHEAP_MEMORY_LIMIT=");
     put_decimal(&l, o->memory_limit);
+    put(&l, " NUMAHEAP_ADDRESS_SPACE_LIMIT=");
+    put_decimal(&l, o->address_space_limit);
     put(&l, " NUMAHEAP_STATS=");
     put_decimal(&l, o->stats);
     numaheap_malloc_write_line(l.text);

@@ -79,7 +79,8 @@ func configuration(from o: numaheap_malloc_options) -> HeapConfiguration {
     case Int32(NUMAHEAP_OPT_THP_NEVER): c.transparentHugePages = .never
     default: c.transparentHugePages = .default
     }
-    c.addressSpaceLimit = o.memory_limit > 0 ? Int(o.memory_limit) : nil
+    c.memoryLimit = o.memory_limit > 0 ? Int(o.memory_limit) : nil
+    c.addressSpaceLimit = o.address_space_limit > 0 ? Int(o.address_space_limit) : nil
     return c
 }
 

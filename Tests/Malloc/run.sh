@@ -162,21 +162,30 @@ else
     fail "bad values: $out"
 fi
 out=$(LD_PRELOAD="$lib" NUMAHEAP_VERBOSE=1 NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free \
-      NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2G /bin/true 2>&1)
-if grep -q 'NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2147483648' <<<"$out"; then
+      NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2G NUMAHEAP_ADDRESS_SPACE_LIMIT=64G /bin/true 2>&1)
+if grep -q 'NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2147483648 NUMAHEAP_ADDRESS_SPACE_LIMIT=68719476736' <<<"$out"; then
     pass "NUMAHEAP_* values are read"
 else
     fail "options: $out"
 fi
-# A memory limit makes big allocations fail with ENOMEM instead of growing.
+# An address-space limit makes big allocations fail with ENOMEM instead of growing.
 if need python3; then
-    out=$(LD_PRELOAD="$lib" NUMAHEAP_MEMORY_LIMIT=256M python3 -c '
+    out=$(LD_PRELOAD="$lib" NUMAHEAP_ADDRESS_SPACE_LIMIT=256M python3 -c '
 try:
     b = bytearray(1 << 30)
     print("allocated")
 except MemoryError:
     print("MemoryError")' 2>&1)
-    if [ "$out" = MemoryError ]; then pass "NUMAHEAP_MEMORY_LIMIT=256M: a 1 GiB bytearray raises MemoryError"; else fail "memory limit: $out"; fi
+    if [ "$out" = MemoryError ]; then pass "NUMAHEAP_ADDRESS_SPACE_LIMIT=256M: a 1 GiB bytearray raises MemoryError"; else fail "address-space limit: $out"; fi
+    # The memory limit is soft (like GOMEMLIMIT): the heap releases free memory
+    # aggressively above it but never refuses an allocation.
+    out=$(LD_PRELOAD="$lib" NUMAHEAP_MEMORY_LIMIT=256M python3 -c '
+b = bytearray(1 << 30)
+b[-1] = 1
+del b
+c = bytearray(1 << 30)
+print("allocated", c[0])' 2>&1)
+    if [ "$out" = "allocated 0" ]; then pass "NUMAHEAP_MEMORY_LIMIT=256M: 1 GiB blocks still allocate (soft limit)"; else fail "memory limit: $out"; fi
 fi
 
 echo

@@ -57,7 +57,8 @@ typedef struct numaheap_malloc_options {
     int retain_extra_percent; // NUMAHEAP_SCAVENGER=background:PERCENT
     int release;              // NUMAHEAP_RELEASE
     int thp;                  // NUMAHEAP_THP
-    int64_t memory_limit;     // NUMAHEAP_MEMORY_LIMIT, bytes; 0 = none
+    int64_t memory_limit;     // NUMAHEAP_MEMORY_LIMIT, bytes; 0 = none (soft, like GOMEMLIMIT)
+    int64_t address_space_limit; // NUMAHEAP_ADDRESS_SPACE_LIMIT, bytes; 0 = none (hard: ENOMEM beyond)
     int stats;                // NUMAHEAP_STATS
     int verbose;              // NUMAHEAP_VERBOSE
 } numaheap_malloc_options;

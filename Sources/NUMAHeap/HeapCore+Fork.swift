@@ -103,16 +103,13 @@ extension HeapCore {
             link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)
         }
         s.pointee.cacheLock.unlock()
-        let page = s.pointee.pageSize
         for i in 0..<s.pointee.nodeCount {
-            let h = s.pointee.nodes + i
-            h.pointee.lock.lock()
-            r.committedBytes += h.pointee.committedBytes
-            r.inUseBytes += h.pointee.pagesInUse * page
-            r.releasedBytes += h.pointee.pages.scavengedPages * page
-            r.spans += h.pointee.spansInUse
-            r.metadataBytes += h.pointee.spanRecords.mappedBytes
-            h.pointee.lock.unlock()
+            let f = s.pointee.nodes[i].figures(pageSize: s.pointee.pageSize)
+            r.committedBytes += f.committedBytes
+            r.inUseBytes += f.inUseBytes
+            r.releasedBytes += f.releasedBytes
+            r.spans += f.spans
+            r.metadataBytes += f.spanRecordBytes
         }
         return r
     }

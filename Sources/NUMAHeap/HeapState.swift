@@ -55,9 +55,9 @@ struct HeapState: ~Copyable {
 }
 
 /// The fields of a ``HeapState`` written after creation. They live out of line
-/// and are reached through `nonmutating` addressors, so that writing one (under
-/// its lock) never claims the whole `HeapState`, which every allocating thread
-/// reads at the same time.
+/// and are written through the ``HeapState/mutableFields`` pointer, so that
+/// writing one (under its lock) never claims the whole `HeapState`, which every
+/// allocating thread reads at the same time.
 struct HeapMutableFields {
     /// Link in ``HeapRegistry/liveHeaps``. Registry lock.
     var nextLive: UnsafeMutablePointer<HeapState>? = nil
@@ -74,45 +74,6 @@ struct HeapMutableFields {
     var retiredLargeBytesFreed = 0
     /// The scavenger's per-heap state (owned by the scavenger's files; nil until it starts).
     var scavengerState: UnsafeMutableRawPointer? = nil
-}
-
-extension HeapState {
-    var nextLive: UnsafeMutablePointer<HeapState>? {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.nextLive)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.nextLive)! }
-    }
-    var allCaches: UnsafeMutablePointer<ThreadCache>? {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.allCaches)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.allCaches)! }
-    }
-    var retiredCaches: UnsafeMutablePointer<ThreadCache>? {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.retiredCaches)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.retiredCaches)! }
-    }
-    var cacheBumpNext: UInt {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.cacheBumpNext)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.cacheBumpNext)! }
-    }
-    var cacheBumpEnd: UInt {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.cacheBumpEnd)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.cacheBumpEnd)! }
-    }
-    var cacheMappedBytes: Int {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.cacheMappedBytes)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.cacheMappedBytes)! }
-    }
-    var retiredLargeBytesAllocated: Int {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.retiredLargeBytesAllocated)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.retiredLargeBytesAllocated)! }
-    }
-    var retiredLargeBytesFreed: Int {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.retiredLargeBytesFreed)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.retiredLargeBytesFreed)! }
-    }
-    var scavengerState: UnsafeMutableRawPointer? {
-        unsafeAddress { UnsafePointer(mutableFields.pointer(to: \.scavengerState)!) }
-        nonmutating unsafeMutableAddress { mutableFields.pointer(to: \.scavengerState)! }
-    }
 }
 
 extension HeapState {

@@ -148,22 +148,16 @@ extension HeapCore {
         var scavenger = HeapStatistics.Scavenger()
         let sc = ScavengerState.of(s)
         for i in 0..<s.pointee.nodeCount {
-            let h = s.pointee.nodes + i
-            h.pointee.lock.lock()
-            let page = s.pointee.pageSize
-            let released = h.pointee.pages.scavengedPages * page
-            let free = h.pointee.pages.freePages * page
-            let node = HeapStatistics.Node(
-                node: i, mappedBytes: h.pointee.committedBytes, inUseBytes: h.pointee.pagesInUse * page,
-                idleBytes: free - released, releasedBytes: released, spans: h.pointee.spansInUse)
-            spanRecordBytes += h.pointee.spanRecords.mappedBytes
-            if let sc {
+            let f = s.pointee.nodes[i].figures(pageSize: s.pointee.pageSize) {
+                guard let sc else { return }
                 scavenger.releasedBytesTotal += sc.pointee.nodes[i].releasedBytes
                 scavenger.releasedOnGrowthBytes += sc.pointee.nodes[i].inlineReleasedBytes
                 scavenger.releaseFailures += sc.pointee.nodes[i].releaseFailures
             }
-            h.pointee.lock.unlock()
-            nodes.append(node)   // after unlocking: appending may allocate
+            spanRecordBytes += f.spanRecordBytes
+            nodes.append(HeapStatistics.Node(   // after unlocking: appending may allocate
+                node: i, mappedBytes: f.committedBytes, inUseBytes: f.inUseBytes,
+                idleBytes: f.freeBytes - f.releasedBytes, releasedBytes: f.releasedBytes, spans: f.spans))
         }
         var scavengerMetadata = 0
         if let sc {

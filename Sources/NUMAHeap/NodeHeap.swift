@@ -27,7 +27,10 @@ struct NodeHeap: ~Copyable {
     /// Central lists, one per span class.
     let central: UnsafeMutablePointer<CentralList>
 
-    /// The out-of-line fields (one mapping per node; see `init`).
+    /// The out-of-line fields (one mapping per node; see `init`): the page
+    /// allocator, the span records, and the arena cursor with the committed
+    /// bytes, all under `lock`; the in-use figures, atomic. Writes go through
+    /// these pointers, never through an lvalue rooted at the `NodeHeap`.
     let _pages: UnsafeMutablePointer<PageAllocator>
     let _spanRecords: UnsafeMutablePointer<SpanRecordAllocator>
     let _counters: UnsafeMutablePointer<NodeCounters>
@@ -37,31 +40,25 @@ struct NodeHeap: ~Copyable {
     let _mapping: UnsafeMutableRawPointer
     static var mappingBytes: Int { 4096 }
 
-    /// Free and allocated pages of this node's arenas. Under `lock`.
-    var pages: PageAllocator {
-        unsafeAddress { UnsafePointer(_pages) }
-        nonmutating unsafeMutableAddress { _pages }
-    }
-    /// Span records of this node's spans. Under `lock`.
-    var spanRecords: SpanRecordAllocator {
-        unsafeAddress { UnsafePointer(_spanRecords) }
-        nonmutating unsafeMutableAddress { _spanRecords }
-    }
-    /// The reserved, not yet committed, remainder of the arena range last
-    /// reserved for this node (Go's `mheap.curArena`). Under `lock`.
-    var arenaCursor: ArenaCursor {
-        unsafeAddress { UnsafePointer(_counters.pointer(to: \.arenaCursor)!) }
-        nonmutating unsafeMutableAddress { _counters.pointer(to: \.arenaCursor)! }
-    }
-    /// Bytes committed for heap pages (Go's `HeapSys`). Under `lock`.
-    var committedBytes: Int {
-        unsafeAddress { UnsafePointer(_counters.pointer(to: \.committedBytes)!) }
-        nonmutating unsafeMutableAddress { _counters.pointer(to: \.committedBytes)! }
-    }
     /// Pages in in-use spans (Go's `pagesInUse`). Atomic.
     var pagesInUse: Int { _inUse.pointee.pages.load(ordering: .relaxed) }
     /// Spans currently in use. Atomic.
     var spansInUse: Int { _inUse.pointee.spans.load(ordering: .relaxed) }
+
+    /// The node's page figures, read under its lock; `alsoUnderLock` runs
+    /// before the lock is released (for figures the same lock guards elsewhere).
+    /// Allocates nothing (the malloc library's exit summary uses it).
+    func figures(pageSize: Int, alsoUnderLock: () -> Void = {}) -> NodeFigures {
+        lock.lock()
+        defer { lock.unlock() }
+        alsoUnderLock()
+        return NodeFigures(committedBytes: _counters.pointee.committedBytes,
+                           inUseBytes: pagesInUse * pageSize,
+                           freeBytes: _pages.pointee.freePages * pageSize,
+                           releasedBytes: _pages.pointee.scavengedPages * pageSize,
+                           spans: spansInUse,
+                           spanRecordBytes: _spanRecords.pointee.mappedBytes)
+    }
 
     /// Counts a span of `pages` pages that went into (positive) or out of use.
     func noteSpanInUse(pages: Int) {
@@ -103,6 +100,17 @@ struct NodeHeap: ~Copyable {
 struct NodeCounters {
     var arenaCursor = ArenaCursor()
     var committedBytes = 0
+}
+
+/// A snapshot of a node's pages (see ``NodeHeap/figures(pageSize:alsoUnderLock:)``).
+struct NodeFigures {
+    var committedBytes: Int
+    var inUseBytes: Int
+    /// Free pages, released or not.
+    var freeBytes: Int
+    var releasedBytes: Int
+    var spans: Int
+    var spanRecordBytes: Int
 }
 
 /// A node's in-use figures, updated atomically (see ``NodeHeap``).

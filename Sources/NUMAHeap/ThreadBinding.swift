@@ -49,7 +49,7 @@ enum HeapRegistry {
 
     static func register(_ heap: UnsafeMutablePointer<HeapState>) {
         lock()
-        heap.pointee.nextLive = liveHeaps
+        heap.pointee.mutableFields.pointee.nextLive = liveHeaps
         liveHeaps = heap
         unlock()
     }
@@ -60,10 +60,11 @@ enum HeapRegistry {
         var previous: UnsafeMutablePointer<HeapState>? = nil
         while let h = link, h != heap {
             previous = h
-            link = h.pointee.nextLive
+            link = h.pointee.mutableFields.pointee.nextLive
         }
         if link != nil {
-            if let p = previous { p.pointee.nextLive = heap.pointee.nextLive } else { liveHeaps = heap.pointee.nextLive }
+            let next = heap.pointee.mutableFields.pointee.nextLive
+            if let p = previous { p.pointee.mutableFields.pointee.nextLive = next } else { liveHeaps = next }
         }
         unlock()
     }
@@ -73,7 +74,7 @@ enum HeapRegistry {
         var link = liveHeaps
         while let h = link {
             if h.pointee.id == id { return h }
-            link = h.pointee.nextLive
+            link = h.pointee.mutableFields.pointee.nextLive
         }
         return nil
     }

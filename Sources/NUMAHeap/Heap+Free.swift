@@ -27,25 +27,11 @@ extension HeapCore {
         ThreadCache.count(cache.pointee.frees + sizeClass)
     }
 
-    /// A free by a thread that does not own the span. Everything the notice
-    /// needs is read before the free is published: once the bit is set, another
-    /// thread may sweep it in, find the span empty and retire it.
+    /// A free by a thread that does not own the span (Central's remote-free protocol).
     @inline(never)
     func freeRemote(_ span: SpanRef, index: Int, address: UInt) {
-        let incarnation = span.pointee.incarnation.load(ordering: .relaxed)
-        let spanClass = span.pointee.spanClass
-        let node = span.pointee.node
-        switch span.pointee.freeRemote(index) {
-        case .failure(let refusal):
+        if let refusal = CentralList.freeRemote(span, index: index, directory: HeapDirectory(state: state)) {
             HeapCore.refused(refusal, address, span, "deallocate")
-        case .success(let pending):
-            // Only atomics of the span are read from here on.
-            if span.pointee.owner.load(ordering: .sequentiallyConsistent) == 0
-                && CentralList.needsNotice(span, pending: pending) {
-                let directory = HeapDirectory(state: state)
-                directory.central(spanClass, node: node).pointee
-                    .remoteFreeNoticed(span, incarnation: incarnation, source: directory.source(node: node))
-            }
         }
     }
 

@@ -106,26 +106,16 @@ struct TestDirectory: CentralDirectory {
         for s in 0..<3 {
             let a = objects[s * perSpan]
             let owner = findSpan(a, d)
-            let incarnation = owner.pointee.incarnation.load(ordering: .relaxed)
-            guard case .success(let pending) = owner.pointee.freeRemote(owner.pointee.objectIndex(of: a)) else {
-                Issue.record("remote free refused"); return
-            }
-            if owner.pointee.owner.load(ordering: .sequentiallyConsistent) == 0 && CentralList.needsNotice(owner, pending: pending) {
-                central.pointee.remoteFreeNoticed(owner, incarnation: incarnation, source: d.sourceObject)
-            }
+            let refusal = CentralList.freeRemote(owner, index: owner.pointee.objectIndex(of: a), directory: d)
+            #expect(refusal == nil, "remote free of \(a) refused")
         }
         #expect(central.pointee.spans.pointee.full.count == 0)
         #expect(central.pointee.spans.pointee.partial.count == 3)
         // Freeing everything else returns every span to the source.
         for (i, a) in objects.enumerated() where i % perSpan != 0 {
             let owner = findSpan(a, d)
-            let incarnation = owner.pointee.incarnation.load(ordering: .relaxed)
-            guard case .success(let pending) = owner.pointee.freeRemote(owner.pointee.objectIndex(of: a)) else {
-                Issue.record("remote free refused"); return
-            }
-            if owner.pointee.owner.load(ordering: .sequentiallyConsistent) == 0 && CentralList.needsNotice(owner, pending: pending) {
-                central.pointee.remoteFreeNoticed(owner, incarnation: incarnation, source: d.sourceObject)
-            }
+            let refusal = CentralList.freeRemote(owner, index: owner.pointee.objectIndex(of: a), directory: d)
+            #expect(refusal == nil, "remote free of \(a) refused")
         }
         // One empty span is kept for reuse (CentralList.retainedEmptyLimit); the rest go back.
         #expect(d.sourceObject.freed == 3 - CentralList.retainedEmptyLimit)
@@ -182,15 +172,8 @@ struct TestDirectory: CentralDirectory {
                 }
                 pthread_mutex_unlock(&s.pointee.d.sourceObject.lock)
                 guard let span = found else { s.pointee.failures.pointee.add(1, ordering: .relaxed); continue }
-                let incarnation = span.pointee.incarnation.load(ordering: .relaxed)
-                let spanClass = span.pointee.spanClass
-                switch span.pointee.freeRemote(span.pointee.objectIndex(of: a)) {
-                case .failure: s.pointee.failures.pointee.add(1, ordering: .relaxed)
-                case .success(let pending):
-                    if span.pointee.owner.load(ordering: .sequentiallyConsistent) == 0 && CentralList.needsNotice(span, pending: pending) {
-                        s.pointee.d.central(spanClass, node: 0).pointee
-                            .remoteFreeNoticed(span, incarnation: incarnation, source: s.pointee.d.sourceObject)
-                    }
+                if CentralList.freeRemote(span, index: span.pointee.objectIndex(of: a), directory: s.pointee.d) != nil {
+                    s.pointee.failures.pointee.add(1, ordering: .relaxed)
                 }
             }
             return nil

@@ -26,9 +26,7 @@ public struct SpanList: ~Copyable {
     @inlinable
     public mutating func insert(_ span: SpanRef) {
         let me = identity()
-        if _slowPath(span.pointee.next != nil || span.pointee.prev != nil || span.pointee.list != nil) {
-            SpanList.corrupt("insert of a span already on a list", span)
-        }
+        SpanList.checkDetached(span, "insert of a span already on a list")
         span.pointee.next = first
         if let f = first { f.pointee.prev = span } else { last = span }
         first = span
@@ -40,9 +38,7 @@ public struct SpanList: ~Copyable {
     @inlinable
     public mutating func insertBack(_ span: SpanRef) {
         let me = identity()
-        if _slowPath(span.pointee.next != nil || span.pointee.prev != nil || span.pointee.list != nil) {
-            SpanList.corrupt("insertBack of a span already on a list", span)
-        }
+        SpanList.checkDetached(span, "insertBack of a span already on a list")
         span.pointee.prev = last
         if let l = last { l.pointee.next = span } else { first = span }
         last = span
@@ -75,6 +71,14 @@ public struct SpanList: ~Copyable {
         guard let s = first else { return nil }
         remove(s)
         return s
+    }
+
+    /// Stops the process unless `span` is on no list.
+    @inlinable @inline(__always)
+    static func checkDetached(_ span: SpanRef, _ what: StaticString) {
+        if _slowPath(span.pointee.next != nil || span.pointee.prev != nil || span.pointee.list != nil) {
+            corrupt(what, span)
+        }
     }
 
     @usableFromInline @inline(never)

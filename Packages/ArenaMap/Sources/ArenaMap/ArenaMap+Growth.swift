@@ -5,10 +5,12 @@ import Synchronization
 /// not been handed to the page allocator yet. Reserved (no access) memory; one
 /// cursor per NUMA node, owned by the heap and used under its lock.
 public struct ArenaCursor: Sendable, Equatable {
-    /// First byte not yet handed out.
-    public internal(set) var base: UInt = 0
-    /// End of the current reservation.
-    public internal(set) var end: UInt = 0
+    /// First byte not yet handed out. Written only by ``ArenaMap/grow(_:bytes:node:policy:)``.
+    public var base: UInt { _base }
+    /// End of the current reservation. Written only by ``ArenaMap/grow(_:bytes:node:policy:)``.
+    public var end: UInt { _end }
+    @usableFromInline var _base: UInt = 0
+    @usableFromInline var _end: UInt = 0
     /// An empty cursor: the first ``ArenaMap/grow(_:bytes:node:policy:)`` reserves.
     public init() {}
     /// Bytes left before the cursor needs a new reservation.
@@ -75,6 +77,7 @@ extension ArenaMap {
     ///
     /// The result is Reserved memory (no access): commit ranges before use, or use
     /// ``grow(_:bytes:node:policy:)``, which does. On failure nothing is reserved.
+    @inlinable
     public func reserveArenas(
         bytes: Int, node: Int32, policy: MemoryBindPolicy? = nil
     ) -> Result<UInt, ArenaMapError> {
@@ -155,6 +158,7 @@ extension ArenaMap {
 
     /// Maps and publishes metadata for the arenas of `[base, base + bytes)`.
     /// Heap lock. Either every arena is registered or none is.
+    @usableFromInline
     func _register(base: UInt, bytes: Int, node: Int32) -> Result<Void, SystemError> {
         let arenaShift = UInt(ArenaLayout.logHeapArenaBytes)
         let first = base >> arenaShift
@@ -216,6 +220,7 @@ extension ArenaMap {
     /// ``ArenaGrowth/leftoverBytes`` (committed) so the page allocator can use it.
     /// A leftover that cannot be committed is abandoned (it stays reserved).
     /// On failure the cursor still describes valid, registered space.
+    @inlinable
     public func grow(
         _ cursor: inout ArenaCursor, bytes: Int, node: Int32, policy: MemoryBindPolicy? = nil
     ) -> Result<ArenaGrowth, ArenaMapError> {
@@ -232,22 +237,22 @@ extension ArenaMap {
             }
             let size = UInt((bytes + ArenaLayout.heapArenaBytes - 1) & ~(ArenaLayout.heapArenaBytes - 1))
             if v == cursor.end, cursor.end != 0 {
-                cursor.end = v + size
+                cursor._end = v + size
             } else {
                 if cursor.remaining > 0,
                    case .success = _space.commit(cursor.base, bytes: cursor.remaining) {
                     growth.leftoverBase = cursor.base
                     growth.leftoverBytes = cursor.remaining
                 }
-                cursor.base = v
-                cursor.end = v + size
+                cursor._base = v
+                cursor._end = v + size
             }
         }
         if case .failure(let e) = _space.commit(cursor.base, bytes: bytes) {
             return .failure(.commitFailed(e))
         }
         growth.base = cursor.base
-        cursor.base += UInt(bytes)
+        cursor._base += UInt(bytes)
         return .success(growth)
     }
 }

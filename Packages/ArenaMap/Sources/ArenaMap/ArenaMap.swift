@@ -63,6 +63,7 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     ///     `firstHint + i * hintStride` for `i` in `0..<hintCount`, tried lowest
     ///     first; each must be arena-aligned. Defaults are Go's on amd64.
     /// - Throws: the `mmap` failure when the map's own metadata cannot be mapped.
+    @inlinable
     public init(
         space: Space,
         pageSize: Int = ArenaLayout.defaultPageSize,

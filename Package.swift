@@ -77,7 +77,7 @@ let package = Package(
         ),
 
         // The CLI: bench, topology, tables, stats.
-        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser, .product(name: "SpanCore", package: "SpanCore")]),
+        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser, product("SpanCore"), product("Platform")]),
 
         // The malloc library: C exports (default visibility, only those in exports.map)
         // forwarding to the Swift side. The Swift runtime is linked in statically so the

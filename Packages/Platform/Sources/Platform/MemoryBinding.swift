@@ -42,3 +42,16 @@ extension SystemMemory {
         return rc == 0 ? .success(()) : .failure(SystemError(call: "mbind", code: numaheap_errno()))
     }
 }
+
+extension SystemMemory {
+    /// Asks the kernel where each page is (`move_pages(2)` with no target
+    /// nodes): `status[i]` becomes the node of the page at `pages[i]`, or a
+    /// negative errno (`-ENOENT`: not yet touched, `-EFAULT`: not mapped).
+    /// Pages must be addresses inside the pages asked about (page-aligned or not).
+    public static func nodesOfPages(
+        _ pages: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int, status: UnsafeMutablePointer<Int32>
+    ) -> Result<Void, SystemError> {
+        let rc = numaheap_move_pages(0, UInt(count), pages, nil, status, 0)
+        return rc >= 0 ? .success(()) : .failure(SystemError(call: "move_pages", code: numaheap_errno()))
+    }
+}

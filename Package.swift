@@ -92,7 +92,7 @@ let package = Package(
             ])]
         ),
 
-        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap"]),
+        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", product("Platform")]),
         .testTarget(
             name: "SizeClassGenerationTests",
             dependencies: ["SizeClassGeneration", "size-class-gen", product("SpanCore")]

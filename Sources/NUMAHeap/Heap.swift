@@ -41,8 +41,15 @@ public final class Heap: @unchecked Sendable {
 
     /// Creates a heap. Maps its metadata at once; arenas are reserved on first use.
     public init(configuration: HeapConfiguration = HeapConfiguration()) throws(HeapError) {
-        guard let core = HeapCore(configuration: configuration) else { throw .outOfMemory(requested: 0) }
-        self.core = core
+        core = try HeapCore(configuration: configuration, topology: SystemTopology.current)
+    }
+
+    /// Creates a heap that places memory on the nodes of `topology` — a
+    /// ``FixedTopology`` in tests; the machine's (``SystemTopology/current``)
+    /// otherwise. Throws ``HeapError/invalidNode(_:)`` when
+    /// ``HeapConfiguration/NUMAPolicy/bind(node:)`` names a node without memory.
+    public init<T: NUMATopology>(configuration: HeapConfiguration = HeapConfiguration(), topology: T) throws(HeapError) {
+        core = try HeapCore(configuration: configuration, topology: topology)
     }
 
     deinit { core.destroy() }
@@ -108,9 +115,29 @@ public final class Heap: @unchecked Sendable {
 public struct HeapCore: @unchecked Sendable {
     let state: UnsafeMutablePointer<HeapState>
 
-    /// Maps and registers a new heap; nil when its metadata cannot be mapped.
+    /// Maps and registers a new heap on the machine's topology
+    /// (``SystemTopology/current``); nil when its metadata cannot be mapped or
+    /// the configuration names a node without memory. Allocates nothing on the
+    /// Swift heap (the malloc library calls it inside `malloc`).
     public init?(configuration: HeapConfiguration) {
-        guard let s = HeapState.create(configuration: configuration, nodeCount: 1) else { return nil }
+        guard let core = try? HeapCore(configuration: configuration, topology: SystemTopology.current) else { return nil }
+        self = core
+    }
+
+    /// Maps and registers a new heap that places memory on `topology`'s nodes.
+    /// Throws ``HeapError/invalidNode(_:)`` when `.bind(node:)` names a node
+    /// without memory, ``HeapError/outOfMemory(requested:)`` when the heap's
+    /// metadata cannot be mapped.
+    public init<T: NUMATopology>(configuration: HeapConfiguration, topology: T) throws(HeapError) {
+        let placement: NodePlacement
+        switch NodePlacement.plan(configuration, topology: topology) {
+        case .success(let p): placement = p
+        case .failure(let e): throw e
+        }
+        guard let s = HeapState.create(configuration: configuration, placement: placement) else {
+            placement.destroy()
+            throw .outOfMemory(requested: 0)
+        }
         state = s
         HeapRegistry.register(s)
         HeapState.scavengerHeapCreated(s)
@@ -166,6 +193,7 @@ extension HeapCore {
 
     @inline(never)
     func refill(cache: UnsafeMutablePointer<ThreadCache>, spanClass: SpanClass, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
+        chooseNode(cache)
         guard let address = ThreadCache.nextFree(cache, spanClass, directory: HeapDirectory(state: state, cache: cache)) else {
             throw .outOfMemory(requested: SizeClassTable.size(of: spanClass.sizeClass))
         }
@@ -207,6 +235,7 @@ extension HeapCore {
         let pages = (byteCount + pageSize - 1) / pageSize
         let alignmentPages = max(1, alignment / pageSize)
         let cache = HeapState.currentCache(state)
+        chooseNode(cache)
         let source = NodeSpanSource(state: state, node: Int(cache.pointee.node), cache: cache)
         guard let span = source.allocateSpan(pages: pages, alignmentPages: alignmentPages,
                                          spanClass: SpanClass(sizeClass: 0, noscan: true),

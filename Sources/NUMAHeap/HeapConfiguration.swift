@@ -29,6 +29,15 @@ public struct HeapConfiguration: Sendable, Equatable {
         case free
     }
 
+    /// How strictly arenas are bound to their node (the `mbind` mode).
+    public enum NodeBinding: Sendable, Equatable {
+        /// `MPOL_BIND`: pages only from the node; the kernel reclaims there,
+        /// or the process is killed, before it places them elsewhere.
+        case strict
+        /// `MPOL_PREFERRED`: the node first, any other node when it is full.
+        case preferred
+    }
+
     /// Transparent huge pages for the heap's arenas.
     public enum TransparentHugePages: Sendable, Equatable {
         /// The system's setting.
@@ -40,6 +49,7 @@ public struct HeapConfiguration: Sendable, Equatable {
     }
 
     public var numaPolicy: NUMAPolicy = .automatic
+    public var nodeBinding: NodeBinding = .strict
     public var scavenging: Scavenging = .background(retainExtraPercent: 10)
     public var releaseMethod: ReleaseMethod = .dontNeed
     public var transparentHugePages: TransparentHugePages = .default
@@ -59,7 +69,9 @@ public struct HeapConfiguration: Sendable, Equatable {
                 releaseMethod: ReleaseMethod = .dontNeed,
                 transparentHugePages: TransparentHugePages = .default,
                 addressSpaceLimit: Int? = nil,
-                memoryLimit: Int? = nil) {
+                memoryLimit: Int? = nil,
+                nodeBinding: NodeBinding = .strict) {
+        self.nodeBinding = nodeBinding
         self.numaPolicy = numaPolicy
         self.scavenging = scavenging
         self.releaseMethod = releaseMethod

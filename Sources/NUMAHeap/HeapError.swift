@@ -1,3 +1,5 @@
+import Platform
+
 /// Why an allocation failed. Allocation never crashes on bad input: it throws
 /// one of these, naming the value.
 public enum HeapError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -8,6 +10,9 @@ public enum HeapError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSize(Int)
     /// An alignment that is not a power of two, or above ``Heap/maximumAlignment``.
     case invalidAlignment(Int)
+    /// ``HeapConfiguration/NUMAPolicy/bind(node:)`` named a node that does not
+    /// exist or has no memory.
+    case invalidNode(Int)
 
     public var description: String {
         switch self {
@@ -15,6 +20,9 @@ public enum HeapError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidSize(let n): return "NUMAHeap: invalid size \(n): must be between 0 and \(Heap.maximumByteCount)"
         case .invalidAlignment(let a):
             return "NUMAHeap: invalid alignment \(a): must be a power of two from 1 to \(Heap.maximumAlignment)"
+        case .invalidNode(let n):
+            let nodes = SystemTopology.current.memoryNodes.map(String.init).joined(separator: ", ")
+            return "NUMAHeap: invalid NUMA node \(n): the nodes with memory are \(nodes)"
         }
     }
 }

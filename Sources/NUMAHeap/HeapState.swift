@@ -30,6 +30,8 @@ struct HeapState: ~Copyable {
 
     let nodeCount: Int
     let nodes: UnsafeMutablePointer<NodeHeap>
+    /// Which node a thread allocates from, and how arenas are bound (``NodePlacement``).
+    let placement: NodePlacement
     /// Span with no objects that empty cache slots point at (Go's `emptymspan`).
     let emptySpan: SpanRef
 
@@ -78,7 +80,8 @@ struct HeapMutableFields {
 
 extension HeapState {
     /// Maps and initialises a heap's state. Nil when memory cannot be mapped.
-    static func create(configuration: HeapConfiguration, nodeCount: Int) -> UnsafeMutablePointer<HeapState>? {
+    static func create(configuration: HeapConfiguration, placement: NodePlacement) -> UnsafeMutablePointer<HeapState>? {
+        let nodeCount = placement.nodeCount
         let pageSize = SizeClassTable.pageSize
         let sizeClassCount = SizeClassTable.count
         let spanClassCount = SpanClass.count(sizeClasses: sizeClassCount)
@@ -122,6 +125,8 @@ extension HeapState {
             }
             (nodes + n).initialize(to: NodeHeap(node: Int32(n), pageSize: pageSize, lockStorage: lockStorage(), central: mine))
         }
+        precondition(MemoryLayout<ThreadSpanStash>.size <= ThreadCache.heapScratchBytes,
+                     "ThreadSpanStash outgrew ThreadCache.heapScratch")
         let emptyRaw = base + emptyOffset
         let empty = emptyRaw.bindMemory(to: Span.self, capacity: 1)
         empty.initialize(to: Span(bitmaps: emptyRaw + round(MemoryLayout<Span>.stride), bitmapWords: 1, recordBucket: 0))
@@ -150,6 +155,7 @@ extension HeapState {
             arenaLock: RawLock(initializingAt: lockStorage()),
             nodeCount: nodeCount,
             nodes: nodes,
+            placement: placement,
             emptySpan: empty,
             sizeClassLookup: lookup,
             cacheLock: RawLock(initializingAt: lockStorage()),
@@ -170,6 +176,7 @@ extension HeapState {
             for c in 0..<state.pointee.spanClassCount { (node.pointee.central + c).deinitialize(count: 1) }
             node.deinitialize(count: 1)
         }
+        state.pointee.placement.destroy()
         state.deinitialize(count: 1)
         _ = SystemMemory.unmap(base, bytes: bytes)
     }
@@ -183,7 +190,7 @@ extension HeapState {
         // Through a local pointer: compound assignments through the addressors
         // crash Swift 6.3.1's compiler under -sanitize=thread.
         let fields = state.pointee.mutableFields
-        let node: Int32 = 0
+        let node = state.pointee.placement.initialNode()
         if let reused = fields.pointee.retiredCaches {
             fields.pointee.retiredCaches = reused.pointee.nextInThread?.assumingMemoryBound(to: ThreadCache.self)
             reused.pointee.nextInThread = nil

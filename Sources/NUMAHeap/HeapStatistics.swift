@@ -37,6 +37,12 @@ public struct HeapStatistics: Sendable, Equatable {
         public var releasedBytes: Int
         /// Spans in use.
         public var spans: Int
+        /// Arena reservations the kernel refused to bind to this node with
+        /// `mbind` (their pages were placed by the kernel's default policy).
+        public var bindFailures: Int = 0
+        /// Thread caches that moved to this node because their thread began
+        /// running on one of its CPUs (``HeapConfiguration/NUMAPolicy/automatic``).
+        public var cachesMovedIn: Int = 0
     }
 
     /// Per size class, index = size class (class 0, large objects, has size 0).
@@ -148,6 +154,10 @@ extension HeapCore {
         var scavenger = HeapStatistics.Scavenger()
         let sc = ScavengerState.of(s)
         for i in 0..<s.pointee.nodeCount {
+            // Nodes the heap never uses (no memory, or not the bound node) are left out.
+            let used = s.pointee.placement.hasMemory(i) || s.pointee.nodes[i].pagesInUse > 0
+                || s.pointee.nodes[i]._counters.pointee.committedBytes > 0 || s.pointee.nodeCount == 1
+            if !used { continue }
             let f = s.pointee.nodes[i].figures(pageSize: s.pointee.pageSize) {
                 guard let sc else { return }
                 scavenger.releasedBytesTotal += sc.pointee.nodes[i].releasedBytes
@@ -157,7 +167,8 @@ extension HeapCore {
             spanRecordBytes += f.spanRecordBytes
             nodes.append(HeapStatistics.Node(   // after unlocking: appending may allocate
                 node: i, mappedBytes: f.committedBytes, inUseBytes: f.inUseBytes,
-                idleBytes: f.freeBytes - f.releasedBytes, releasedBytes: f.releasedBytes, spans: f.spans))
+                idleBytes: f.freeBytes - f.releasedBytes, releasedBytes: f.releasedBytes, spans: f.spans,
+                bindFailures: s.pointee.nodes[i].bindFailures, cachesMovedIn: s.pointee.nodes[i].cachesMovedIn))
         }
         var scavengerMetadata = 0
         if let sc {

@@ -60,6 +60,11 @@ struct NodeHeap: ~Copyable {
                            spanRecordBytes: _spanRecords.pointee.mappedBytes)
     }
 
+    func noteBindFailure() { _inUse.pointee.bindFailures.add(1, ordering: .relaxed) }
+    func noteCacheMovedIn() { _inUse.pointee.cachesMovedIn.add(1, ordering: .relaxed) }
+    var bindFailures: Int { _inUse.pointee.bindFailures.load(ordering: .relaxed) }
+    var cachesMovedIn: Int { _inUse.pointee.cachesMovedIn.load(ordering: .relaxed) }
+
     /// Counts a span of `pages` pages that went into (positive) or out of use.
     func noteSpanInUse(pages: Int) {
         _inUse.pointee.pages.add(pages, ordering: .relaxed)
@@ -113,8 +118,12 @@ struct NodeFigures {
     var spanRecordBytes: Int
 }
 
-/// A node's in-use figures, updated atomically (see ``NodeHeap``).
+/// A node's in-use figures and placement events, updated atomically (see ``NodeHeap``).
 struct NodeInUse: ~Copyable {
     let pages = Atomic<Int>(0)
     let spans = Atomic<Int>(0)
+    /// Arena reservations whose `mbind` the kernel refused (used unbound).
+    let bindFailures = Atomic<Int>(0)
+    /// Thread caches that moved to this node because their thread now runs on one of its CPUs.
+    let cachesMovedIn = Atomic<Int>(0)
 }

@@ -97,8 +97,17 @@ struct NodeSpanSource: SpanSource {
     func grow(pages: Int) -> Bool {
         let chunkBytes = 512 * state.pointee.pageSize
         let ask = (pages * state.pointee.pageSize + chunkBytes - 1) / chunkBytes * chunkBytes
+        let policy = state.pointee.placement.bindPolicy
         state.pointee.arenaLock.lock()
-        let result = state.pointee.arenas.grow(&counters.pointee.arenaCursor, bytes: ask, node: Int32(node))
+        var result = state.pointee.arenas.grow(&counters.pointee.arenaCursor, bytes: ask, node: Int32(node), policy: policy)
+        if case .failure(.bindFailed) = result {
+            // The kernel refused the binding (a node the topology names but
+            // the kernel does not accept, or a policy it forbids here): the
+            // memory is still usable, only its placement is up to the kernel.
+            // Counted, so statistics and `numaheap stats` show it.
+            heap.pointee.noteBindFailure()
+            result = state.pointee.arenas.grow(&counters.pointee.arenaCursor, bytes: ask, node: Int32(node), policy: nil)
+        }
         state.pointee.arenaLock.unlock()
         guard case .success(let growth) = result else { return false }
         if growth.leftoverBytes > 0 {

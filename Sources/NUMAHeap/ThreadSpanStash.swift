@@ -22,6 +22,8 @@ struct ThreadSpanStash {
     /// Stashed dead span records per record bucket (1, 4 and 16 bitmap words).
     var counts: (Int, Int, Int)
     var records: (RecordRow, RecordRow, RecordRow)
+    /// The thread's next turn in `.interleave` placement (``HeapCore/chooseNode(_:)``).
+    var interleaveTurn: UInt
 
     /// Records kept per bucket.
     static var recordsPerBucket: Int { 8 }

@@ -55,3 +55,20 @@ extension SystemMemory {
         return rc >= 0 ? .success(()) : .failure(SystemError(call: "move_pages", code: numaheap_errno()))
     }
 }
+
+extension SystemMemory {
+    /// The memory policy mode (`MPOL_*`: 0 default, 1 preferred, 2 bind, 3
+    /// interleave) of the mapping that contains `address` (`get_mempolicy(2)`
+    /// with `MPOL_F_ADDR`).
+    public static func policyMode(at address: UnsafeRawPointer) -> Result<Int32, SystemError> {
+        var mode: Int32 = -1
+        var mask: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                   UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let rc = withUnsafeMutableBytes(of: &mask) { words in
+            numaheap_get_mempolicy(&mode, words.baseAddress!.assumingMemoryBound(to: UInt.self),
+                                   UInt(maximumNodeCount) + 1, UnsafeMutableRawPointer(mutating: address), 2 /* MPOL_F_ADDR */)
+        }
+        return rc == 0 ? .success(mode) : .failure(SystemError(call: "get_mempolicy", code: numaheap_errno()))
+    }
+}

@@ -1,0 +1,60 @@
+import Central
+import Glibc
+import Platform
+
+/// How a thread's cache follows the placement plan (``NodePlacement``): the
+/// node a new cache starts on, and the re-check before each refill and large
+/// allocation — Go has one `mcache` per P; here a cache belongs to a thread,
+/// and its node follows the CPU the thread runs on.
+extension NodePlacement {
+    /// The node a new cache starts on.
+    func initialNode() -> Int32 {
+        switch selection {
+        case .fixed: return fixedNode
+        case .cpuLocal: return homeNode(ofCPU: Int(currentCPU())) ?? fixedNode
+        case .interleave: return Int32(memoryNodes[0])
+        }
+    }
+}
+
+extension HeapCore {
+    /// Points `cache` at the node it should allocate from now. Called on the
+    /// slow paths only (refill, large allocation): one `sched_getcpu` (a read
+    /// of the kernel's rseq area in current glibc) for `.automatic`.
+    @inline(__always)
+    func chooseNode(_ cache: UnsafeMutablePointer<ThreadCache>) {
+        let selection = state.pointee.placement.selection
+        if selection == .fixed { return }
+        if selection == .cpuLocal {
+            guard let home = state.pointee.placement.homeNode(ofCPU: Int(currentCPU())),
+                  home != cache.pointee.node else { return }
+            moveCache(cache, to: home)
+        } else {
+            let stash = ThreadSpanStash.of(cache)
+            let turn = stash.pointee.interleaveTurn
+            stash.pointee.interleaveTurn = turn &+ 1
+            let placement = state.pointee.placement
+            cache.pointee.node = Int32(placement.memoryNodes[Int(turn % UInt(placement.memoryNodeCount))])
+        }
+    }
+
+    /// The thread now runs on a CPU of another node: return what the cache
+    /// holds of the old node — its spans to their central lists, its page
+    /// cache and span records to the old node's heap — and continue on `node`.
+    /// Blocks freed later into the old spans still go to their owner node,
+    /// since every free follows the span, not the thread.
+    @inline(never)
+    func moveCache(_ cache: UnsafeMutablePointer<ThreadCache>, to node: Int32) {
+        ThreadCache.flush(cache, directory: HeapDirectory(state: state))
+        let stashNode = Int(ThreadSpanStash.of(cache).pointee.node)
+        NodeSpanSource(state: state, node: stashNode).drainThreadStash(cache)
+        cache.pointee.node = node
+        state.pointee.nodes[Int(node)].noteCacheMovedIn()
+    }
+}
+
+/// glibc's `sched_getcpu` (declared only under `_GNU_SOURCE`, so not visible
+/// through the Glibc module): a read of the thread's rseq area on current
+/// kernels and glibc, the vDSO `getcpu` otherwise. -1 on failure.
+@_silgen_name("sched_getcpu")
+func currentCPU() -> Int32

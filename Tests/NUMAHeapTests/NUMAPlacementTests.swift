@@ -1,0 +1,191 @@
+// Per-node heaps on a topology given in code (FixedTopology): which node's
+// heap a thread allocates from, moving with the thread, cross-node frees,
+// `.bind`, `.interleave`, `.disabled`, and the mbind policy arenas get. On a
+// single-node machine the kernel refuses binding to the fake nodes (counted in
+// `bindFailures`); the multi-node guest tests (Tests/NUMAGuest) check the
+// kernel's placement for real.
+import Glibc
+import NUMAHeap
+import Platform
+import Testing
+
+/// `sched_setaffinity(2)` (glibc declares it only under `_GNU_SOURCE`).
+@_silgen_name("sched_setaffinity")
+func setAffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeRawPointer) -> Int32
+
+/// Pins the calling thread to `cpu`. Returns false when the CPU is not usable.
+@discardableResult
+func pinCurrentThread(toCPU cpu: Int) -> Bool {
+    var set = cpu_set_t()
+    withUnsafeMutableBytes(of: &set) { raw in
+        raw[cpu / 8] |= UInt8(1 << (cpu % 8))
+    }
+    return withUnsafeBytes(of: &set) { setAffinity(0, $0.count, $0.baseAddress!) } == 0
+}
+
+/// Undoes ``pinCurrentThread(toCPU:)``: every online CPU.
+func unpinCurrentThread() {
+    var set = cpu_set_t()
+    let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    withUnsafeMutableBytes(of: &set) { raw in for c in 0..<cpus { raw[c / 8] |= UInt8(1 << (c % 8)) } }
+    _ = withUnsafeBytes(of: &set) { setAffinity(0, $0.count, $0.baseAddress!) }
+}
+
+/// Runs `body` on a new thread pinned to `cpu` and waits for it.
+func onThread(pinnedTo cpu: Int, _ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable { let body: @Sendable () -> Void; let cpu: Int
+        init(_ b: @escaping @Sendable () -> Void, _ c: Int) { body = b; cpu = c } }
+    var t = pthread_t()
+    let box = Unmanaged.passRetained(Box(body, cpu)).toOpaque()
+    pthread_create(&t, nil, { raw in
+        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
+        pinCurrentThread(toCPU: box.cpu)
+        box.body()
+        return nil
+    }, box)
+    pthread_join(t, nil)
+}
+
+let onlineCPUs = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+/// Node 1 owns CPU 0; node 0 owns every other CPU (none on a 1-CPU machine).
+let splitTopology = FixedTopology(nodes: [
+    .init(number: 0, cpus: Array(1..<max(onlineCPUs, 2))),
+    .init(number: 1, cpus: [0]),
+])
+
+struct SendablePointer: @unchecked Sendable { var p: UnsafeMutableRawPointer }
+final class PointerBag: @unchecked Sendable { var items: [SendablePointer] = [] }
+
+@Suite(.serialized) struct NUMAPlacementTests {
+    @Test func bindToANodeWithoutMemoryOrUnknownIsAnError() {
+        let t = FixedTopology(nodes: [.init(number: 0, cpus: [0]), .init(number: 2, cpus: [], memoryBytes: 0)])
+        for bad in [-1, 1, 2, 3, 64] {
+            #expect(throws: HeapError.invalidNode(bad)) {
+                _ = try Heap(configuration: .init(numaPolicy: .bind(node: bad)), topology: t)
+            }
+        }
+        #expect(HeapError.invalidNode(7).description.hasPrefix("NUMAHeap: invalid NUMA node 7: the nodes with memory are "))
+    }
+
+    @Test func threadsAllocateFromTheirCPUsNodeAndFreesGoHome() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled), topology: splitTopology)
+        let bag = PointerBag()
+        onThread(pinnedTo: 0) {
+            for i in 0..<2000 {
+                let p = try! heap.allocate(byteCount: 64)
+                p.storeBytes(of: UInt64(i), as: UInt64.self)
+                bag.items.append(SendablePointer(p: p))
+            }
+            let large = try! heap.allocate(byteCount: 1 << 20)
+            bag.items.append(SendablePointer(p: large))
+        }
+        #expect(bag.items.allSatisfy { heap.node(of: $0.p) == 1 }, "blocks of a thread on CPU 0 come from node 1")
+        let stats = heap.statistics
+        let node1 = try #require(stats.nodes.first { $0.node == 1 })
+        #expect(node1.inUseBytes >= 2000 * 64 + (1 << 20))
+        // The kernel accepted the binding to node 1 (a multi-node machine) or
+        // refused it (this machine has one node) and said so in the statistics.
+        if let first = bag.items.first, case .success(let r) = heap.verifyPlacement(first.p, byteCount: 64) {
+            #expect(r.fraction(onNode: 1) == 1 || node1.bindFailures > 0, "placement \(r), bind failures \(node1.bindFailures)")
+        }
+        if onlineCPUs >= 2 {
+            // Another thread on node 0's CPU frees everything: the objects go
+            // back to node 1's spans, and node 0 never holds them.
+            onThread(pinnedTo: 1) {
+                for (i, item) in bag.items.dropLast().enumerated() {
+                    precondition(item.p.load(as: UInt64.self) == UInt64(i))
+                    heap.deallocate(item.p)
+                }
+                heap.deallocate(bag.items.last!.p)
+                heap.flushThreadCache()
+            }
+            let after = heap.statistics
+            #expect(after.liveObjects == 0)
+            let n1 = try #require(after.nodes.first { $0.node == 1 })
+            let n0 = try #require(after.nodes.first { $0.node == 0 })
+            // At most the retained empty span of the class stays in use on node 1.
+            #expect(n1.inUseBytes <= 8192, "node 1 still has \(n1.inUseBytes) bytes in use")
+            #expect(n0.inUseBytes == 0)
+        }
+    }
+
+    @Test func aThreadThatMovesFollowsItsNewNode() throws {
+        guard onlineCPUs >= 2 else {
+            // One CPU: nothing to move between; the routing test above covers CPU 0.
+            return
+        }
+        let heap = try Heap(configuration: .init(scavenging: .disabled), topology: splitTopology)
+        let bag = PointerBag()
+        onThread(pinnedTo: 0) {
+            for _ in 0..<300 { bag.items.append(SendablePointer(p: try! heap.allocate(byteCount: 256))) }
+            pinCurrentThread(toCPU: 1)
+            // The cached span still has room; the move shows on the next refill.
+            for _ in 0..<2000 { bag.items.append(SendablePointer(p: try! heap.allocate(byteCount: 256))) }
+            bag.items.append(SendablePointer(p: try! heap.allocate(byteCount: 300_000)))
+        }
+        #expect(heap.node(of: bag.items[0].p) == 1)
+        #expect(heap.node(of: bag.items.last!.p) == 0, "a large block after the move comes from node 0")
+        let onNode0 = bag.items.filter { heap.node(of: $0.p) == 0 }.count
+        #expect(onNode0 >= 1500, "\(onNode0) of 2001 blocks allocated after the move are on node 0")
+        let stats = heap.statistics
+        #expect(stats.nodes.first { $0.node == 0 }?.cachesMovedIn ?? 0 >= 1)
+        for item in bag.items { heap.deallocate(item.p) }
+        #expect(heap.statistics.liveObjects == 0)
+    }
+
+    @Test func bindPlacesEverySpanOnTheNode() throws {
+        // Node 1 is memory-only (no CPUs), like a CXL expander.
+        let t = FixedTopology(nodes: [.init(number: 0, cpus: Array(0..<onlineCPUs)), .init(number: 1, cpus: [])])
+        let heap = try Heap(configuration: .init(numaPolicy: .bind(node: 1), scavenging: .disabled), topology: t)
+        var blocks: [UnsafeMutableRawPointer] = []
+        for size in [16, 100, 4000, 40_000, 1 << 20] {
+            for _ in 0..<20 { blocks.append(try heap.allocate(byteCount: size)) }
+        }
+        #expect(blocks.allSatisfy { heap.node(of: $0) == 1 })
+        let stats = heap.statistics
+        #expect(stats.nodes.map(\.node).contains(1))
+        #expect((stats.nodes.first { $0.node == 0 }?.mappedBytes ?? 0) == 0, "nothing mapped on node 0")
+        for p in blocks { heap.deallocate(p) }
+    }
+
+    @Test func interleaveSpreadsSpansOverTheNodes() throws {
+        let t = FixedTopology(nodeCount: 2, cpusPerNode: max(onlineCPUs, 1))
+        let heap = try Heap(configuration: .init(numaPolicy: .interleave, scavenging: .disabled), topology: t)
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<40 { blocks.append(try heap.allocate(byteCount: 200_000)) }
+        for _ in 0..<4000 { blocks.append(try heap.allocate(byteCount: 1024)) }
+        let large = blocks.prefix(40)
+        let onNode1 = large.filter { heap.node(of: $0) == 1 }.count
+        #expect(onNode1 == 20, "\(onNode1) of 40 large blocks on node 1")
+        let small1 = blocks.dropFirst(40).filter { heap.node(of: $0) == 1 }.count
+        #expect(small1 > 1000 && small1 < 3000, "\(small1) of 4000 small blocks on node 1")
+        for p in blocks { heap.deallocate(p) }
+    }
+
+    @Test func disabledIsOneNodeWithoutBinding() throws {
+        let heap = try Heap(configuration: .init(numaPolicy: .disabled), topology: splitTopology)
+        let p = try heap.allocate(byteCount: 100_000)
+        #expect(heap.node(of: p) == 0)
+        #expect(heap.statistics.nodes.count == 1)
+        #expect(SystemMemory.policyMode(at: p) == .success(0), "no mbind: the default policy")
+        heap.deallocate(p)
+    }
+
+    @Test func arenasGetTheConfiguredMbindMode() throws {
+        // The machine's own topology: node 0 has memory everywhere.
+        let single = FixedTopology(nodes: [.init(number: 0, cpus: Array(0..<max(onlineCPUs, 1)))])
+        let automatic = try Heap(configuration: .init(), topology: single)
+        let a = try automatic.allocate(byteCount: 64)
+        #expect(SystemMemory.policyMode(at: a) == .success(0), "one node: .automatic makes no mbind call")
+        automatic.deallocate(a)
+        let strict = try Heap(configuration: .init(numaPolicy: .bind(node: 0)), topology: single)
+        let b = try strict.allocate(byteCount: 64)
+        #expect(SystemMemory.policyMode(at: b) == .success(2), "MPOL_BIND")
+        strict.deallocate(b)
+        let preferred = try Heap(configuration: .init(numaPolicy: .bind(node: 0), nodeBinding: .preferred), topology: single)
+        let c = try preferred.allocate(byteCount: 64)
+        #expect(SystemMemory.policyMode(at: c) == .success(1), "MPOL_PREFERRED")
+        preferred.deallocate(c)
+    }
+}

@@ -467,3 +467,13 @@ __attribute__((constructor)) static void numaheap_malloc_load(void) {
 __attribute__((destructor)) static void numaheap_malloc_unload(void) {
     if (numaheap_malloc_active_options.stats) numaheap_exit_report();
 }
+
+void numaheap_malloc_write_bad_node(int node) {
+    line l = { .count = 0 };
+    put(&l, "NUMAHeap: NUMAHEAP_NUMA=bind:");
+    put_decimal(&l, node);
+    put(&l, ": node ");
+    put_decimal(&l, node);
+    put(&l, " does not exist or has no memory; using automatic");
+    numaheap_malloc_write_line(l.text);
+}

@@ -142,3 +142,12 @@ struct NodePlacement {
 
     func destroy() { _ = SystemMemory.unmap(mapping, bytes: mappingBytes) }
 }
+
+extension HeapCore {
+    /// Whether `node` is a node with memory on this machine (what
+    /// ``HeapConfiguration/NUMAPolicy/bind(node:)`` accepts). Allocates nothing.
+    public static func nodeHasMemory(_ node: Int) -> Bool {
+        let topology = SystemTopology.current
+        return node >= 0 && node < min(topology.nodeLimit, NodePlacement.maximumNodeCount) && topology.hasMemory(node)
+    }
+}

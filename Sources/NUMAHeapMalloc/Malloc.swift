@@ -46,7 +46,14 @@ func initializeHeap() -> HeapCore? {
             initialisingThread.store(me, ordering: .releasing)
             var options = numaheap_malloc_options()
             numaheap_malloc_read_options(&options)
-            guard let core = HeapCore(configuration: configuration(from: options)) else {
+            var wanted = configuration(from: options)
+            if case .bind(let node) = wanted.numaPolicy, HeapCore.nodeHasMemory(node) == false {
+                // NUMAHEAP_NUMA=bind:N parsed, but the machine has no such node
+                // with memory: say so once and place memory automatically.
+                numaheap_malloc_write_bad_node(Int32(truncatingIfNeeded: node))
+                wanted.numaPolicy = .automatic
+            }
+            guard let core = HeapCore(configuration: wanted) else {
                 heapPhase.store(3, ordering: .releasing)
                 numaheap_malloc_write_line("NUMAHeap: cannot create the heap (mmap failed); every allocation will fail")
                 return nil

@@ -161,6 +161,12 @@ if [ "$(grep -c '^NUMAHeap: ignoring NUMAHEAP_' <<<"$out")" -eq 3 ] && grep -q '
 else
     fail "bad values: $out"
 fi
+out=$(LD_PRELOAD="$lib" NUMAHEAP_NUMA=bind:999 /bin/echo hi 2>&1)
+if grep -q '^NUMAHeap: NUMAHEAP_NUMA=bind:999: node 999 does not exist or has no memory; using automatic$' <<<"$out" && grep -q '^hi$' <<<"$out"; then
+    pass "NUMAHEAP_NUMA=bind: a node without memory is named, automatic used"
+else
+    fail "bind:999: $out"
+fi
 out=$(LD_PRELOAD="$lib" NUMAHEAP_VERBOSE=1 NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free \
       NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2G NUMAHEAP_ADDRESS_SPACE_LIMIT=64G /bin/true 2>&1)
 if grep -q 'NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2147483648 NUMAHEAP_ADDRESS_SPACE_LIMIT=68719476736' <<<"$out"; then

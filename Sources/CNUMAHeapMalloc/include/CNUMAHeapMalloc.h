@@ -78,6 +78,8 @@ __attribute__((noreturn)) void numaheap_malloc_invalid_pointer(const char *opera
 
 /// Writes `text` and a newline on stderr (no allocation).
 void numaheap_malloc_write_line(const char *text);
+/// Says that NUMAHEAP_NUMA=bind:NODE names a node without memory (one line on stderr).
+void numaheap_malloc_write_bad_node(int node);
 
 #ifdef __cplusplus
 }

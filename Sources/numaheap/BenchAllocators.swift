@@ -1,5 +1,6 @@
 import Glibc
 import NUMAHeap
+import Platform
 
 /// What a benchmark loop needs from an allocator. Every workload is a generic
 /// function over this protocol, called with one concrete struct per allocator,
@@ -10,10 +11,19 @@ protocol BenchAllocator {
     static var label: StaticString { get }
     func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer
     func deallocate(_ pointer: UnsafeMutableRawPointer)
+    /// Where the kernel put the pages of `[pointer, pointer + byteCount)`.
+    func placement(of pointer: UnsafeRawPointer, byteCount: Int) -> Result<PlacementReport, SystemError>
 }
 
-/// NUMAHeap through its public API (`Heap.shared`, 16-byte alignment, as
-/// `malloc` guarantees on x86_64).
+extension BenchAllocator {
+    /// `move_pages(2)` on any memory: what `Heap.verifyPlacement` asks too.
+    func placement(of pointer: UnsafeRawPointer, byteCount: Int) -> Result<PlacementReport, SystemError> {
+        PlacementReport.of(pointer, byteCount: byteCount)
+    }
+}
+
+/// NUMAHeap through its public API (the run's heap — bound to the node being
+/// measured, or `Heap.shared` — 16-byte alignment, as `malloc` guarantees on x86_64).
 struct NUMAHeapBenchAllocator: BenchAllocator {
     static let label: StaticString = "NUMAHeap"
     let heap: Heap
@@ -25,6 +35,9 @@ struct NUMAHeapBenchAllocator: BenchAllocator {
     }
     @inline(__always)
     func deallocate(_ pointer: UnsafeMutableRawPointer) { heap.deallocate(pointer) }
+    func placement(of pointer: UnsafeRawPointer, byteCount: Int) -> Result<PlacementReport, SystemError> {
+        heap.verifyPlacement(pointer, byteCount: byteCount)
+    }
 }
 
 /// The system allocator: glibc's `malloc`/`free`, called directly.
@@ -102,6 +115,16 @@ enum AllocatorKind: String, CaseIterable {
 struct LoadedAllocator {
     let kind: AllocatorKind
     let functions: LoadedFunctions?
+    /// NUMAHeap only: the heap to measure (nil: `Heap.shared`). The per-node
+    /// runs give each node a heap bound to it.
+    var heap: Heap? = nil
+
+    /// This allocator measured on `heap` (NUMAHeap) — the others are unchanged.
+    func on(_ heap: Heap?) -> LoadedAllocator {
+        var copy = self
+        if kind == .numaheap { copy.heap = heap }
+        return copy
+    }
 
     /// Loads `kind`; for a library allocator, nil and the reason when its
     /// library is missing or lacks the entry points.
@@ -131,7 +154,7 @@ struct LoadedAllocator {
     /// that turns the runtime choice into a static type, outside every loop.
     func with<Result>(_ body: some AllocatorConsumer<Result>) -> Result {
         switch kind {
-        case .numaheap: return body.consume(NUMAHeapBenchAllocator(heap: Heap.shared))
+        case .numaheap: return body.consume(NUMAHeapBenchAllocator(heap: heap ?? Heap.shared))
         case .glibc: return body.consume(GlibcBenchAllocator())
         case .jemalloc: return body.consume(JemallocBenchAllocator(functions: functions!))
         case .tcmalloc: return body.consume(TCMallocBenchAllocator(functions: functions!))

@@ -49,7 +49,7 @@ func stamp(_ p: UnsafeMutableRawPointer, size: Int, tag: UInt64) {
 @inline(__always)
 func verify(_ p: UnsafeMutableRawPointer, size: Int, tag: UInt64, _ allocator: StaticString) {
     let v = benchPattern(tag)
-    if _slowPath(p.load(as: UInt64.self) != v || p.load(fromByteOffset: size &- 8, as: UInt64.self) != ~v) {
+    if _slowPath(p.load(as: UInt64.self) != v || p.loadUnaligned(fromByteOffset: size &- 8, as: UInt64.self) != ~v) {
         corrupted(p, size: size, tag: tag, allocator)
     }
 }

@@ -1,6 +1,7 @@
-// RSS: allocate 1 GiB in small and large blocks, free all but a tenth, and
-// watch /proc/self/statm come down — at once with releaseFreeMemory(), within
-// 5 s with only the background worker. Each scenario runs in a child process
+// RSS: allocate 1 GiB in small and large blocks, free all but a tenth (the
+// tenth stays live and is verified byte for byte), and watch /proc/self/statm
+// come down — at once with releaseFreeMemory(), within 5 s with only the
+// background worker, with the system's huge-page setting and with `.always`. Each scenario runs in a child process
 // (an exit test) so that no other test's memory moves the figures; the child
 // prints its numbers and its verdict, which the parent checks and shows.
 import Glibc
@@ -45,6 +46,7 @@ enum RSSScenario {
         let firstLarge = (0..<blocks.count).first { blocks[$0].1 > 32768 }!
         let keepSmall = firstLarge / 10, keepLarge = firstLarge + (blocks.count - firstLarge) / 10
         var kept = BlockTable(capacity: keepSmall + keepLarge)
+        let freeStart = clock()
         for j in 0..<blocks.count {
             let keep = j < keepSmall || (j >= firstLarge && j < keepLarge)
             if keep { kept.append(blocks[j].0!, j) } else { heap.deallocate(blocks[j].0!) }
@@ -73,7 +75,7 @@ enum RSSScenario {
             met = delta() <= target()
         }
         let s = heap.statistics
-        print("RSS \(background ? "background" : "releaseFreeMemory") thp=\(hugePages): baseline \(baseline / mib) MiB, peak +\(peak / mib - baseline / mib) MiB, after free +\((afterFree - baseline) / mib) MiB, after release +\(delta() / mib) MiB in \(elapsed) s; live \(s.liveBytes / mib) MiB + metadata \(s.metadataBytes / mib) MiB (bound \(target() / mib) MiB); released now \(s.releasedBytes / mib) MiB, by call \(released / mib) MiB, worker cpu \(Double(s.scavenger.cpuNanoseconds) / 1e6) ms, steps \(s.scavenger.steps), fill \(Double(start - t0) / 1e9) s")
+        print("RSS \(background ? "background" : "releaseFreeMemory") thp=\(hugePages): baseline \(baseline / mib) MiB, peak +\(peak / mib - baseline / mib) MiB, after free +\((afterFree - baseline) / mib) MiB, after release +\(delta() / mib) MiB in \(elapsed) s; live \(s.liveBytes / mib) MiB + metadata \(s.metadataBytes / mib) MiB (bound \(target() / mib) MiB); released now \(s.releasedBytes / mib) MiB, by call \(released / mib) MiB, worker cpu \(Double(s.scavenger.cpuNanoseconds) / 1e6) ms, steps \(s.scavenger.steps), fill \(Double(freeStart - t0) / 1e9) s, free \(Double(start - freeStart) / 1e9) s")
         var ok = met
         // Reallocating works and counts released pages back: 256 MiB reuses
         // released pages (no growth) and RSS rises again.
@@ -107,6 +109,7 @@ enum RSSScenario {
     }
 }
 
+extension ScavengerTimingTests {
 @Suite struct ScavengerRSSTests {
     @Test func releaseFreeMemoryBringsRSSDownAtOnce() async {
         let r = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
@@ -117,7 +120,24 @@ enum RSSScenario {
         #expect(text.contains("RESULT ok"))
     }
 
+    /// The issue's criterion with the system's huge-page setting (`.default`:
+    /// 4 KiB pages where THP is `madvise` or `never`). Releasing the ~920 MiB
+    /// then costs ~80–110 ms of CPU, more than 5 s of 1% (50 ms) can pay for:
+    /// the worker's burst credit (80 ms, saved up while it idled; full when it
+    /// starts) pays for most of it at once, 1% pacing for the rest. The clock
+    /// starts when the free loop has ended (the worker may begin during it).
     @Test func theBackgroundWorkerBringsRSSDownWithinFiveSeconds() async {
+        let r = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+            RSSScenario.run(background: true, hugePages: .default)
+        }
+        let text = String(decoding: r?.standardOutputContent ?? [], as: UTF8.self)
+        print(text)
+        #expect(text.contains("RESULT ok"))
+    }
+
+    /// The same with huge pages (`.always`): whole 2 MiB pages are released
+    /// for a few ms of CPU, well inside the credit.
+    @Test func theBackgroundWorkerBringsRSSDownWithinFiveSecondsWithHugePages() async {
         let r = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
             RSSScenario.run(background: true, hugePages: .always)
         }
@@ -125,4 +145,5 @@ enum RSSScenario {
         print(text)
         #expect(text.contains("RESULT ok"))
     }
+}
 }

@@ -3,6 +3,13 @@
 // does not sit in the RSS it measures).
 import Glibc
 import NUMAHeap
+import Testing
+
+/// The scavenger's timing tests — RSS after a 1 GiB free (three child
+/// processes) and the pacing churn — one at a time: each measures CPU time
+/// spent releasing pages, and that cost rises by a third to a half when another
+/// process faults and frees pages alongside on a small machine.
+@Suite(.serialized) struct ScavengerTimingTests {}
 
 enum ProcMemory {
     /// Resident bytes of this process (/proc/self/statm, second field).

@@ -2,9 +2,11 @@
 // bgscavenge. It is started lazily (the heap starts it on its first growth),
 // releases free pages one quantum at a time from the highest addresses down,
 // sleeps after each step so that it uses about 1% of one CPU (ScavengePacer,
-// from its own thread CPU clock), and idles — polling every `idlePoll`, or
-// woken by wake() — while the heap is at its goal. Above the memory limit it
-// releases without sleeping. stop() wakes it and joins it.
+// from its own thread CPU clock) — except while it has burst credit, saved up
+// at 1% of wall time to at most 80 ms of CPU, which it spends without sleeping
+// — and idles — polling every `idlePoll`, or woken by wake() — while the heap
+// is at its goal. Above the memory limit it releases without sleeping. stop()
+// wakes it and joins it.
 //
 // Everything lives in one page the worker maps itself: the mutex and condition
 // variable, the pacer, the counters and the target (a small value stored
@@ -43,6 +45,8 @@ struct _WorkerState {
     var cycles = 0
     var steps = 0
     var unpacedSteps = 0
+    var burstSteps = 0
+    var longestActivity = 0
     var releasedBytes = 0
     let target: any ScavengeTarget
 }
@@ -56,8 +60,18 @@ public struct ScavengeWorker: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// The goal the worker keeps the target at.
         public var goal: ScavengeGoal
-        /// The fraction of one CPU to use (Go: 1%).
+        /// The fraction of one CPU to use (Go: 1%), f in ScavengePacer's bound.
         public var targetFraction: Double
+        /// The most CPU time the worker saves up, at `targetFraction` of wall
+        /// time, to spend in one burst without sleeping (C in ScavengePacer's
+        /// bound: over any window W it uses at most C + f·W, plus one step).
+        /// 0: no bursts. The default, 80 ms (8 s of 1%), sits between the two
+        /// things asked of the worker: after 1 GiB is freed, RSS down within
+        /// 5 s — C ≥ cost − 5 s × 1%, and releasing ~920 MiB of 4 KiB pages
+        /// costs 80–100 ms of CPU here, ~120 ms when other processes fault
+        /// and free pages at the same time — and at most 2% of one CPU over
+        /// any 10 s — C ≤ 200 ms − 10 s × 1% − one step (~1 ms): 1.8% at most.
+        public var burstCreditNanoseconds: Int
         /// Bytes released per step (Go 1.14: one physical page). NUMAHeap uses
         /// four huge pages (8 MiB): a few PMD zaps where huge pages back the
         /// heap, ~0.8 ms of madvise under the node lock where 4 KiB pages do,
@@ -69,9 +83,11 @@ public struct ScavengeWorker: @unchecked Sendable {
         public var idlePollNanoseconds: Int
 
         public init(goal: ScavengeGoal = ScavengeGoal(), targetFraction: Double = 0.01,
+                    burstCreditNanoseconds: Int = 80_000_000,
                     quantumBytes: Int = 2 << 20, idlePollNanoseconds: Int = 50_000_000) {
             self.goal = goal
             self.targetFraction = targetFraction
+            self.burstCreditNanoseconds = max(burstCreditNanoseconds, 0)
             self.quantumBytes = max(quantumBytes, 1)
             self.idlePollNanoseconds = max(idlePollNanoseconds, 1_000_000)
         }
@@ -87,14 +103,23 @@ public struct ScavengeWorker: @unchecked Sendable {
         public var sleptNanoseconds: Int
         /// Cycles: times the worker left the goal and released memory.
         public var cycles: Int
-        /// Steps that released memory, and how many of them skipped the pacing
-        /// sleep because the memory limit was exceeded.
+        /// Steps that released memory; how many of them skipped the pacing
+        /// sleep because the memory limit was exceeded, and how many because
+        /// the worker had burst credit left.
         public var steps: Int
         public var unpacedSteps: Int
+        public var burstSteps: Int
         /// Bytes released by the worker.
         public var releasedBytes: Int
         /// The pacer's moving average of the CPU fraction used while working.
         public var averageFraction: Double
+        /// The most CPU one activity of the worker has used (a look at the
+        /// figures and at most one step, with the loop's own overhead): the
+        /// `s` in ScavengePacer's bound.
+        public var longestActivityNanoseconds: Int
+        /// The pacer's burst credit as of the worker's last step, in CPU ns
+        /// (negative: a debt being repaid).
+        public var creditNanoseconds: Int
     }
 
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -117,7 +142,8 @@ public struct ScavengeWorker: @unchecked Sendable {
         pthread_condattr_destroy(&attr)
         let state = (base + 128).bindMemory(to: _WorkerState.self, capacity: 1)
         state.initialize(to: _WorkerState(
-            pacer: ScavengePacer(targetFraction: configuration.targetFraction),
+            pacer: ScavengePacer(targetFraction: configuration.targetFraction,
+                                 creditCapNanoseconds: configuration.burstCreditNanoseconds),
             goal: configuration.goal, quantumBytes: configuration.quantumBytes,
             idlePollNanoseconds: configuration.idlePollNanoseconds, target: target))
         return ScavengeWorker(mutex: mutex, cond: cond, state: state)
@@ -195,8 +221,10 @@ public struct ScavengeWorker: @unchecked Sendable {
         let s = state.pointee
         return Statistics(isRunning: s.running && !s.stopping, cpuNanoseconds: s.cpuNanoseconds,
                           sleptNanoseconds: s.sleptNanoseconds, cycles: s.cycles, steps: s.steps,
-                          unpacedSteps: s.unpacedSteps, releasedBytes: s.releasedBytes,
-                          averageFraction: s.pacer.averageFraction)
+                          unpacedSteps: s.unpacedSteps, burstSteps: s.burstSteps,
+                          releasedBytes: s.releasedBytes, averageFraction: s.pacer.averageFraction,
+                          longestActivityNanoseconds: s.longestActivity,
+                          creditNanoseconds: Int(s.pacer.creditNanoseconds))
     }
 
     // MARK: The thread
@@ -210,12 +238,21 @@ public struct ScavengeWorker: @unchecked Sendable {
 
     /// The loop, specialised for the target's type. Mutex held at the top of
     /// each iteration.
+    ///
+    /// One activity per iteration: read the figures, release at most one
+    /// quantum (and, on reaching the goal, end the cycle), then charge the CPU
+    /// it used to the pacer. After a release the worker goes straight on while
+    /// it has burst credit, else sleeps as the pacer says (Go's sleep, at least
+    /// until the debt is repaid); at the goal it first repays any debt, then
+    /// idles. Every activity therefore begins with credit ≥ 0 — the condition
+    /// of ScavengePacer's bound (over a window W: ≤ C + f·W + one activity).
     func loop<T: ScavengeTarget>(_ target: T) {
         let goal = state.pointee.goal
         let quantum = state.pointee.quantumBytes
         let poll = state.pointee.idlePollNanoseconds
         let threadStart = ThreadClock.cpuNanoseconds
         var last = threadStart
+        var idle = true   // mirrors state.idle, which only this thread writes while it runs
         pthread_mutex_lock(mutex)
         let cpuBase = state.pointee.cpuNanoseconds
         while !state.pointee.stopping {
@@ -223,33 +260,43 @@ public struct ScavengeWorker: @unchecked Sendable {
             let figures = target.figures
             let want = goal.bytesToRelease(figures)
             let released = want > 0 ? target.scavenge(bytes: min(want, quantum)) : 0
+            if released == 0 && !idle {
+                idle = true
+                target.scavengeCycleEnded()   // part of this activity: before the clocks
+            }
             let now = ThreadClock.cpuNanoseconds
+            let wall = ThreadClock.monotonicNanoseconds
             let work = now - last
             last = now
             pthread_mutex_lock(mutex)
             state.pointee.cpuNanoseconds = cpuBase + (now - threadStart)
+            state.pointee.longestActivity = max(state.pointee.longestActivity, work)
             if released > 0 {
-                if state.pointee.idle {
-                    state.pointee.idle = false
+                if idle {
+                    idle = false
                     state.pointee.cycles += 1
                 }
+                state.pointee.idle = false
                 state.pointee.steps += 1
                 state.pointee.releasedBytes += released
                 if goal.isOverLimit(figures) {
                     state.pointee.unpacedSteps += 1   // over the memory limit: no sleep
+                    state.pointee.pacer.chargeUnpaced(work: work, now: wall)
                     continue
                 }
-                let ns = state.pointee.pacer.sleepNanoseconds(afterWork: work)
+                let ns = state.pointee.pacer.pause(afterWork: work, now: wall)
+                if ns == 0 {
+                    state.pointee.burstSteps += 1     // burst credit left: no sleep
+                    continue
+                }
                 let slept = sleepLocked(ns, untilWoken: false)
                 state.pointee.sleptNanoseconds += slept
                 state.pointee.pacer.record(work: work, slept: slept)
             } else {
-                if !state.pointee.idle {
-                    state.pointee.idle = true
-                    pthread_mutex_unlock(mutex)
-                    target.scavengeCycleEnded()
-                    pthread_mutex_lock(mutex)
-                }
+                state.pointee.idle = true
+                state.pointee.pacer.charge(work: work, now: wall)
+                let repay = state.pointee.pacer.repayNanoseconds
+                if repay > 0 { state.pointee.sleptNanoseconds += sleepLocked(repay, untilWoken: false) }
                 if !state.pointee.wake { _ = sleepLocked(poll, untilWoken: true) }
                 state.pointee.wake = false
             }

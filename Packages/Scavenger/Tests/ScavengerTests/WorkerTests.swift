@@ -86,8 +86,10 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
 
     @Test func pacesItselfToAboutOnePercentOfACPU() throws {
         // Each step burns 1 ms of CPU: unpaced, the worker would use a whole CPU.
+        // No burst credit: Go's pacing alone (the burst is tested below).
         let heap = FakeHeap(retained: 1 << 40, inUse: 0, burnNanoseconds: 1_000_000)
-        let worker = try #require(ScavengeWorker.create(target: FakeTarget(heap: heap), configuration: .init()))
+        let worker = try #require(ScavengeWorker.create(target: FakeTarget(heap: heap),
+                                                        configuration: .init(burstCreditNanoseconds: 0)))
         defer { worker.destroy() }
         worker.start()
         usleep(100_000)
@@ -98,6 +100,38 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
         let fraction = Double(c1 - c0) / Double(t1 - t0)
         #expect(fraction < 0.02, "worker used \(fraction * 100)% of a CPU")
         #expect(fraction > 0.002, "worker used \(fraction * 100)% of a CPU")
+    }
+
+    @Test func spendsItsBurstCreditWithoutSleepingThenStaysWithinTheBound() throws {
+        // 1 ms steps with endless work: the first ~50 (the 50 ms credit) run
+        // back to back, then one per ~100 ms. At every moment its CPU clock is
+        // within ScavengePacer's bound, C + f·W + s, W counted from before
+        // start() and s the longest activity so far (the 1 ms burn plus the
+        // loop's own cost), which the worker measures itself.
+        let cap = 50_000_000
+        let heap = FakeHeap(retained: 1 << 40, inUse: 0, burnNanoseconds: 1_000_000)
+        let worker = try #require(ScavengeWorker.create(
+            target: FakeTarget(heap: heap), configuration: .init(burstCreditNanoseconds: cap)))
+        defer { worker.destroy() }
+        let t0 = ThreadClock.monotonicNanoseconds
+        worker.start()
+        var worst = 0.0
+        var s = worker.statistics
+        while ThreadClock.monotonicNanoseconds - t0 < 1_500_000_000 {
+            usleep(10_000)
+            s = worker.statistics
+            let wall = ThreadClock.monotonicNanoseconds - t0
+            let bound = Double(cap) + 0.01 * Double(wall) + Double(s.longestActivityNanoseconds)
+            worst = max(worst, Double(s.cpuNanoseconds) / bound)
+        }
+        worker.stop()
+        s = worker.statistics
+        print("burst: \(s.burstSteps) burst steps of \(s.steps), CPU \(Double(s.cpuNanoseconds) / 1e6) ms in 1.5 s, at most \(worst * 100)% of the bound; longest activity \(Double(s.longestActivityNanoseconds) / 1e6) ms, credit \(Double(s.creditNanoseconds) / 1e6) ms")
+        #expect(worst <= 1.0)
+        #expect(s.longestActivityNanoseconds < 10_000_000)  // a step, not a stall (Go's maxCrit)
+        #expect(s.burstSteps >= 45 && s.burstSteps <= 55)   // 50 ms of credit in ~1 ms steps
+        #expect(s.steps > s.burstSteps)                     // then paced
+        #expect(s.cpuNanoseconds >= 50_000_000)             // and the credit was spent
     }
 
     @Test func overTheMemoryLimitItDoesNotSleep() throws {

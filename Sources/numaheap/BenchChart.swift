@@ -17,7 +17,11 @@ struct BenchChart {
         .numaheap: "#d9480f", .glibc: "#495057", .jemalloc: "#1971c2", .tcmalloc: "#2f9e44", .mimalloc: "#ae3ec9",
     ]
 
-    let width = 960.0
+    /// Wide enough for the heat tables (one per allocator, a column per CPU node).
+    var width: Double {
+        max(960, 12 + Double(report.accessSources.count) * (accessRowLabel + Double(report.accessCPUNodes.count) * accessCellWidth + 30))
+    }
+    let accessRowLabel = 90.0, accessCellWidth = 110.0
     let labelWidth = 210.0
     /// Ratios beyond 1/limit…limit are drawn at the edge (marked with an arrow).
     let limit = 32.0
@@ -69,7 +73,7 @@ struct BenchChart {
             x += 24 + Double(kind.rawValue.count) * 7
         }
         // Axis: ratio 1/limit … limit over the plot's width.
-        let plotLeft = labelWidth, plotRight = width - 90
+        let plotLeft = labelWidth, plotRight = min(width, 960) - 90
         let centre = (plotLeft + plotRight) / 2
         let half = (plotRight - plotLeft) / 2
         func xOf(_ ratio: Double) -> Double {
@@ -120,7 +124,7 @@ struct BenchChart {
         let memories = report.accessMemoryNodes, cpus = report.accessCPUNodes
         var s = text(12, top, "memory access, \(report.bufferBytes >> 20) MiB buffer: sequential read GB/s, dependent-load ns (shade: latency ÷ the table's lowest)",
                      size: 13, weight: "bold")
-        let cellW = 110.0, cellH = 34.0, rowLabel = 90.0
+        let cellW = accessCellWidth, cellH = 34.0, rowLabel = accessRowLabel
         var x = 12.0
         var maxY = top
         for source in report.accessSources {

@@ -17,11 +17,11 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run the NUMA benchmark suite (about a minute by default).",
         discussion: """
-            Workloads, per node: pairs (allocate+free of one size, one thread), cross-thread \
-            (threads in a ring, each freeing what the previous one allocated), \
-            batch (many live blocks of a size mix, freed in random order); \
-            memory (a buffer on each memory node read from each CPU node: sequential GB/s, \
-            dependent-load ns); rss (peak RSS of 1 M live 64-byte blocks, one child process \
+            Workloads, run on each node: pairs (allocate+free of one size, one thread), \
+            cross-thread (threads in a ring, each freeing what the previous one allocated), \
+            batch (many live blocks of a size mix, freed in random order). Then memory (a \
+            buffer on each memory node read from each CPU node: sequential GB/s, \
+            dependent-load ns) and rss (peak RSS of 1 M live 64-byte blocks, one child process \
             per allocator). Threads are pinned to the node's CPUs (a node without CPUs uses \
             the first node with CPUs); NUMAHeap allocates from a heap bound to the node \
             (.bind(node:)), the other allocators get only the pinning. Times are CPU \
@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
     static let defaultDuration = 45.0
 
     @Option(help: ArgumentHelp(
-        "Seconds of measuring in all, shared equally by every measurement (node × workload × allocator × round), at least 5 ms each.",
+        "Seconds of measuring in all (not per measurement), shared equally by every timed measurement — node × workload × allocator × round, and the memory matrix's — at least 5 ms each.",
         discussion: "Setup, placement probes and the RSS children come on top (a few seconds). Below \(Int(defaultDuration)) s the memory buffer, the batch and the RSS block counts shrink in proportion (so --duration 2 is a smoke test)."))
     var duration: Double = BenchCommand.defaultDuration
 

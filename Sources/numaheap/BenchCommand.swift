@@ -265,7 +265,10 @@ struct BenchCommand: ParsableCommand {
                             report.notes.append("memory: no glibc buffer on node \(memory.number) (first touch needs a thread on its CPUs)")
                             continue
                         }
-                        guard let p = malloc(bufferBytes) else { benchFailure("glibc: malloc(\(bufferBytes)) returned NULL") }
+                        var raw: UnsafeMutableRawPointer? = nil
+                        guard posix_memalign(&raw, 4096, bufferBytes) == 0, let p = raw else {
+                            benchFailure("glibc: posix_memalign(4096, \(bufferBytes)) failed")
+                        }
                         buildChase(p, bytes: bufferBytes)
                         var b = AccessBuffer(source: source, memoryNode: memory.number, base: p, bytes: bufferBytes)
                         b.placement = figures(PlacementReport.of(p, byteCount: bufferBytes), node: memory.number)

@@ -42,7 +42,6 @@ func buildChase(_ base: UnsafeMutableRawPointer, bytes: Int, seed: UInt64 = 0xC4
 @inline(never)
 func runReadBandwidth(_ base: UnsafeRawPointer, bytes: Int, seconds: Double) -> (bytes: Int, seconds: Double) {
     let vectors = bytes / MemoryLayout<SIMD4<UInt64>>.stride & ~3
-    let v = base.assumingMemoryBound(to: SIMD4<UInt64>.self)
     var a0 = SIMD4<UInt64>(), a1 = SIMD4<UInt64>(), a2 = SIMD4<UInt64>(), a3 = SIMD4<UInt64>()
     var passes = 0
     let cpuStart = benchThreadCPUTime()
@@ -50,10 +49,14 @@ func runReadBandwidth(_ base: UnsafeRawPointer, bytes: Int, seconds: Double) -> 
     repeat {
         // Four independent sums: the adds never wait on each other, so the
         // loop is limited by the loads alone.
-        var i = 0
-        while i < vectors {
-            a0 &+= v[i]; a1 &+= v[i + 1]; a2 &+= v[i + 2]; a3 &+= v[i + 3]
-            i += 4
+        var offset = 0
+        let end = vectors * 32
+        while offset < end {
+            a0 &+= base.loadUnaligned(fromByteOffset: offset, as: SIMD4<UInt64>.self)
+            a1 &+= base.loadUnaligned(fromByteOffset: offset + 32, as: SIMD4<UInt64>.self)
+            a2 &+= base.loadUnaligned(fromByteOffset: offset + 64, as: SIMD4<UInt64>.self)
+            a3 &+= base.loadUnaligned(fromByteOffset: offset + 96, as: SIMD4<UInt64>.self)
+            offset += 128
         }
         passes += 1
     } while benchNow() < deadline
@@ -84,8 +87,9 @@ func runChase(_ base: UnsafeRawPointer, seconds: Double) -> (loads: Int, seconds
 enum AccessSource: String {
     /// A block from a NUMAHeap heap bound to the memory node.
     case numaheap = "NUMAHeap"
-    /// glibc `malloc` (a fresh `mmap` at this size), first written by a thread
-    /// on the memory node: the kernel's first-touch policy places it there.
+    /// glibc (`posix_memalign`, page-aligned like NUMAHeap's; a fresh `mmap`
+    /// at this size), first written by a thread on the memory node: the
+    /// kernel's first-touch policy places it there.
     case glibc
 }
 

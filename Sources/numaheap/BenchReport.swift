@@ -69,8 +69,10 @@ struct BenchReport {
     func table() -> String {
         var out = "numaheap bench — \(date), \(machine)\n"
         if let topology { out += topology.line + "\n" }
-        out += "median of \(rounds) round\(rounds == 1 ? "" : "s"); \(benchFixed(duration, 1)) s of measuring shared by "
-            + "\(measurements) measurements (\(benchFixed(perMeasurement * 1000, 0)) ms each); allocators interleaved\n"
+        if measurements > 0 {
+            out += "median of \(rounds) round\(rounds == 1 ? "" : "s"); \(benchFixed(duration, 1)) s of measuring shared by "
+                + "\(measurements) measurements (\(benchFixed(perMeasurement * 1000, 0)) ms each); allocators interleaved\n"
+        }
         for note in notes { out += "  \(note)\n" }
         let width = 14
         if !rows.isEmpty {
@@ -107,7 +109,7 @@ struct BenchReport {
                     out += line + benchLeftPad(bufferPlacement(source, memory: memory)?.text ?? "", 8) + "\n"
                 }
             }
-            out += "NUMAHeap: a block from the heap bound to the node; glibc: malloc, first written by a thread on the node\n"
+            out += "NUMAHeap: a block from the heap bound to the node; glibc: posix_memalign, first written by a thread on the node\n"
         }
         if let first = rss.first?.1 {
             out += "\npeak RSS, \(first.objects) live blocks of \(first.size) B (one child process per allocator, Heap.shared)\n"

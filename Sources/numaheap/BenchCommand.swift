@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
 
     /// The default measuring budget: with the default workloads, about a
     /// minute in all on a 2-core machine.
-    static let defaultDuration = 45.0
+    static let defaultDuration = 55.0
 
     @Option(help: ArgumentHelp(
         "Seconds of measuring in all (not per measurement), shared equally by every timed measurement — node × workload × allocator × round, and the memory matrix's — at least 5 ms each.",

@@ -143,7 +143,7 @@ struct BenchCommand: ParsableCommand {
             }
             if !node.pinned { notes.append("node \(node.number): none of its CPUs is allowed to this process; threads not pinned") }
         }
-        if loaded.count > 1 || loaded.first?.kind != .numaheap {
+        if loaded.count > 1 && loaded.contains(where: { $0.kind == .numaheap }) {
             notes.append("NUMAHeap: a heap bound to each node (.bind(node:)); the others: threads pinned to the node only")
         }
 

@@ -76,7 +76,7 @@ struct BenchReport {
         for note in notes { out += "  \(note)\n" }
         let width = 14
         if !rows.isEmpty {
-            out += "\nns per allocate+free pair, per thread (ratio to glibc; below 1.00 is faster);\n"
+            out += "\nns per allocate+free pair, per thread" + (glibcColumn == nil ? ";\n" : " (ratio to glibc; below 1.00 is faster);\n")
             out += "placed: NUMAHeap's written pages on the node (move_pages); cross×N: cross-thread free, N threads\n"
             out += benchPad("node workload", 22) + allocators.map { benchLeftPad($0.rawValue, width) }.joined() + benchLeftPad("placed", 8) + "\n"
             var lastNode: Int? = nil
@@ -109,7 +109,9 @@ struct BenchReport {
                     out += line + benchLeftPad(bufferPlacement(source, memory: memory)?.text ?? "", 8) + "\n"
                 }
             }
-            out += "NUMAHeap: a block from the heap bound to the node; glibc: posix_memalign, first written by a thread on the node\n"
+            out += accessSources.map {
+                $0 == .numaheap ? "NUMAHeap: a block from the heap bound to the node" : "glibc: posix_memalign, first written by a thread on the node"
+            }.joined(separator: "; ") + "\n"
         }
         if let first = rss.first?.1 {
             out += "\npeak RSS, \(first.objects) live blocks of \(first.size) B (one child process per allocator, Heap.shared)\n"

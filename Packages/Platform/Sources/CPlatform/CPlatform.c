@@ -2,6 +2,8 @@
 #include "CPlatform.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -76,3 +78,37 @@ void numaheap_write_stderr(const char *bytes, size_t length) {
 void numaheap_abort(void) { abort(); }
 
 long sysconf_pagesize(void) { return sysconf(_SC_PAGESIZE); }
+
+uintptr_t numaheap_topology_snapshot = 0;
+
+int numaheap_read_file(const char *path, char *buffer, size_t capacity, size_t *length) {
+    *length = 0;
+    int fd;
+    do { fd = open(path, O_RDONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    size_t filled = 0;
+    int result = 0;
+    for (;;) {
+        if (filled == capacity) {
+            // Full: the file fits only if nothing is left to read.
+            char probe;
+            ssize_t n = read(fd, &probe, 1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n != 0) result = n < 0 ? errno : EFBIG;
+            break;
+        }
+        ssize_t n = read(fd, buffer + filled, capacity - filled);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            result = errno;
+            break;
+        }
+        if (n == 0) break;
+        filled += (size_t)n;
+    }
+    close(fd);
+    *length = filled;
+    return result;
+}
+
+int numaheap_sched_getcpu(void) { return sched_getcpu(); }

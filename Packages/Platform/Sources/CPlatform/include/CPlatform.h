@@ -75,6 +75,30 @@ __attribute__((noreturn)) void numaheap_abort(void);
 /// sysconf(_SC_PAGESIZE).
 long sysconf_pagesize(void);
 
+
+// MARK: Topology (SystemTopology reads sysfs before the heap exists)
+
+/// Reads the whole file at `path` into `buffer` (at most `capacity` bytes) with
+/// open/read/close, retrying on EINTR; never allocates. Stores the byte count in
+/// `*length`. Returns 0, an errno value, or EFBIG when the file does not fit.
+int numaheap_read_file(const char *path, char *buffer, size_t capacity, size_t *length);
+/// The published SystemTopology snapshot's address; 0 until the first load.
+/// Written once (compare-exchange, release), read with acquire. A C global, so
+/// it is statically zero: no Swift lazy global (swift_once) in `malloc`.
+extern uintptr_t numaheap_topology_snapshot;
+static inline __attribute__((always_inline)) uintptr_t numaheap_topology_snapshot_load(void) {
+    return __atomic_load_n(&numaheap_topology_snapshot, __ATOMIC_ACQUIRE);
+}
+/// Publishes `snapshot` if none is; returns 0 when it did, else the snapshot already published.
+static inline __attribute__((always_inline)) uintptr_t numaheap_topology_snapshot_publish(uintptr_t snapshot) {
+    uintptr_t expected = 0;
+    __atomic_compare_exchange_n(&numaheap_topology_snapshot, &expected, snapshot, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return expected;
+}
+/// sched_getcpu(3): the calling thread's CPU now (glibc reads it from rseq or
+/// the vDSO, no system call on current kernels); -1 with errno on failure.
+int numaheap_sched_getcpu(void);
+
 #ifdef __cplusplus
 }
 #endif

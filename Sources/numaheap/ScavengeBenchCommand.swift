@@ -4,10 +4,12 @@ import NUMAHeap
 
 /// `numaheap bench-scavenger`: RSS over time for a phase-change workload — grow
 /// to 1 GiB, shrink to 100 MiB, grow again, free everything — for NUMAHeap
-/// (default configuration: background scavenger) and glibc, each in a child
-/// process of this run (this executable again, with the hidden `--child`
-/// option), RSS sampled from /proc/self/statm about every 50 ms. Writes a
-/// hand-drawn SVG chart and prints the phase figures.
+/// (default configuration: background scavenger, the system's huge-page
+/// setting), NUMAHeap with `transparentHugePages: .always`, and glibc, each in
+/// a child process of this run (this executable again, with the hidden
+/// `--child` option), RSS sampled from /proc/self/statm about every 50 ms.
+/// Writes a hand-drawn SVG chart and prints the phase figures, how long after
+/// each free RSS came within 10% of where it settled, and the scavenger's CPU.
 struct ScavengeBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-scavenger",
@@ -24,11 +26,14 @@ struct ScavengeBenchCommand: ParsableCommand {
 
     func run() throws {
         if let child {
-            ScavengeWorkload(useHeap: child == "numaheap", peak: peakMiB << 20, low: lowMiB << 20).run()
+            ScavengeWorkload(useHeap: child.hasPrefix("numaheap"), hugePages: child == "numaheap-thp" ? .always : .default,
+                             peak: peakMiB << 20, low: lowMiB << 20).run()
             return
         }
         var series: [(name: String, samples: [Sample])] = []
-        for name in ["numaheap", "glibc"] {
+        var workerCPU: [String: [String: Int]] = [:]   // series → phase → scavenger CPU ns at its end
+        let names = ["numaheap": "NUMAHeap", "numaheap-thp": "NUMAHeap THP always", "glibc": "glibc malloc"]
+        for name in ["numaheap", "numaheap-thp", "glibc"] {
             let exe = String(cString: realpath("/proc/self/exe", nil))
             guard let pipe = popen("'\(exe)' bench-scavenger --child \(name) --peak-mi-b \(peakMiB) --low-mi-b \(lowMiB)", "r") else {
                 throw ValidationError("cannot start the \(name) child")
@@ -37,21 +42,46 @@ struct ScavengeBenchCommand: ParsableCommand {
             var line = [CChar](repeating: 0, count: 256)
             while fgets(&line, 256, pipe) != nil {
                 let fields = String(cString: line).split(separator: " ")
+                if fields.count == 4, fields[0] == "#cpu", let ns = Int(fields[2]) {
+                    workerCPU[names[name]!, default: [:]][String(fields[1])] = ns
+                }
                 if fields.count == 3, let t = Double(fields[0]), let r = Double(fields[1]) {
                     samples.append(Sample(seconds: t, rssMiB: r, phase: String(fields[2].dropLast(fields[2].hasSuffix("\n") ? 1 : 0))))
                 }
             }
             pclose(pipe)
-            series.append((name == "numaheap" ? "NUMAHeap" : "glibc malloc", samples))
+            series.append((names[name]!, samples))
         }
-        print(scavPad("phase", 27) + series.map { scavPad($0.name, 16) }.joined())
+        print(scavPad("phase", 27) + series.map { scavPad($0.name, 22) }.joined())
         for phase in ScavengeWorkload.phases {
             var row = scavPad(phase, 27)
             for s in series {
                 let last = s.samples.last { $0.phase == phase }
-                row += scavPad(last.map { "\(Int($0.rssMiB.rounded())) MiB" } ?? "-", 16)
+                row += scavPad(last.map { "\(Int($0.rssMiB.rounded())) MiB" } ?? "-", 22)
             }
             print(row)
+        }
+        // After each free: when RSS came within 10% of where it settled at the
+        // end of the hold, counted from the end of the free; and the worker's
+        // CPU over the free and the hold, as a share of one CPU.
+        print("")
+        print(scavPad("after", 16) + scavPad("series", 22) + scavPad("settled at", 13) + scavPad("within 10% after", 18) + "scavenger CPU (free + hold)")
+        for (free, hold) in [("shrink-100MiB", "hold-low"), ("free-all", "hold-empty")] {
+            for s in series {
+                guard let freeEnd = s.samples.last(where: { $0.phase == free }),
+                      let settled = s.samples.last(where: { $0.phase == hold }) else { continue }
+                let bound = settled.rssMiB * 1.10
+                let reached = s.samples.first { ($0.phase == free || $0.phase == hold) && $0.rssMiB <= bound }
+                let after = reached.map { max($0.seconds - freeEnd.seconds, 0) }
+                var cpu = "-"
+                if let byPhase = workerCPU[s.name], let before = s.samples.last(where: { $0.phase == ScavengeWorkload.phases[ScavengeWorkload.phases.firstIndex(of: free)! - 1] }),
+                   let c0 = byPhase[ScavengeWorkload.phases[ScavengeWorkload.phases.firstIndex(of: free)! - 1]], let c1 = byPhase[hold] {
+                    let wall = settled.seconds - before.seconds
+                    cpu = "\(fixed(Double(c1 - c0) / 1e6, 1)) ms over \(fixed(wall, 1)) s = \(fixed(Double(c1 - c0) / 1e7 / wall, 2))%"
+                }
+                print(scavPad(free, 16) + scavPad(s.name, 22) + scavPad("\(Int(settled.rssMiB.rounded())) MiB", 13)
+                      + scavPad(after.map { "\(fixed($0, 2)) s" } ?? "never", 18) + cpu)
+            }
         }
         let svg = ScavengeChart.svg(series: series, peakMiB: peakMiB, lowMiB: lowMiB)
         guard let f = fopen(output, "w") else { throw ValidationError("cannot write \(output)") }
@@ -83,12 +113,13 @@ struct Sample {
 /// The workload one child runs, printing "seconds rssMiB phase" lines.
 struct ScavengeWorkload {
     let useHeap: Bool
+    let hugePages: HeapConfiguration.TransparentHugePages
     let peak: Int
     let low: Int
     static let phases = ["start", "grow-1GiB", "hold-peak", "shrink-100MiB", "hold-low", "grow-again", "hold-peak-2", "free-all", "hold-empty"]
 
     func run() {
-        let heap = useHeap ? try! Heap() : nil
+        let heap = useHeap ? try! Heap(configuration: .init(transparentHugePages: hugePages)) : nil
         var rng: UInt64 = 0x9E3779B97F4A7C15
         func next() -> Int { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return Int(truncatingIfNeeded: rng >> 1) }
         let capacity = 2_000_000
@@ -103,10 +134,13 @@ struct ScavengeWorkload {
                 lastSample = t
                 print("\(fixed(t, 3)) \(fixed(Double(rss()) / 1048576, 1)) \(phase)")
             }
+            // The scavenger's CPU clock at the end of each phase ("#cpu phase ns").
+            if force, let heap { print("#cpu \(phase) \(heap.statistics.scavenger.cpuNanoseconds) ns") }
         }
         func hold(_ seconds: Double) {
             let end = now() + Int(seconds * 1e9)
             while now() < end { usleep(50_000); sample() }
+            sample(force: true)
         }
         func alloc(_ size: Int) -> UnsafeMutableRawPointer {
             heap.map { try! $0.allocate(byteCount: size) } ?? malloc(size)!

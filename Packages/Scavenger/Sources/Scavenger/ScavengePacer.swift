@@ -16,7 +16,7 @@
 //
 // 2. Burst credit, a token bucket of CPU time over it. The credit B (ns of CPU)
 //    accrues at f × wall time — while the worker idles, sleeps or works — up to
-//    a cap C (`creditCapNanoseconds`, default 80 ms = 8 s of 1%), starts full,
+//    a cap C (`creditCapNanoseconds`, default 90 ms = 9 s of 1%), starts full,
 //    and is charged every ns of CPU the worker uses (`work`: its thread CPU
 //    clock between two calls, everything included). After a step the worker
 //    does not sleep while B > 0 (a burst: releasing 1 GiB of 4 KiB pages costs
@@ -38,9 +38,10 @@
 // after the charge at the k-th call, at time t_k: B_k = min(C, B_{k−1} + f ×
 // (t_k − t_{k−1})) − w_k, so Σ_{i<k≤j} w_k ≤ B_i − B_j + f × (t_j − t_i) ≤
 // C + f × W + w_j, since B_i ≤ C and activity j began with credit ≥ 0. With
-// C = 80 ms and f = 1%: at most 180 ms (1.8% of one CPU) over any 10 s, and up
-// to 130 ms within the first 5 s after a large free that finds the bucket full
-// — enough for ~1 GiB of 4 KiB pages (ScavengeWorker.Configuration says why 80).
+// C = 90 ms and f = 1%: at most 190 ms + s (1.9% of one CPU, 2% with a 10 ms
+// step) over any 10 s, and up to 140 ms within the first 5 s after a large
+// free that finds the bucket full — ~1 GiB of 4 KiB pages
+// (ScavengeWorker.Configuration says why 90).
 //
 // Steps taken above the memory limit are not paced (Go does the same); they
 // spend the credit but leave no debt (`chargeUnpaced`), and are outside the
@@ -70,7 +71,7 @@ public struct ScavengePacer: Sendable, Equatable {
     public private(set) var creditTime: Int?
 
     public init(targetFraction: Double = 0.01, maxWorkNanoseconds: Int = 10_000_000,
-                creditCapNanoseconds: Int = 80_000_000) {
+                creditCapNanoseconds: Int = 90_000_000) {
         self.targetFraction = min(max(targetFraction, 1e-6), 1)
         self.maxWorkNanoseconds = maxWorkNanoseconds
         self.creditCapNanoseconds = max(creditCapNanoseconds, 0)

@@ -85,10 +85,8 @@ func benchCPUNodes(_ nodes: [BenchNode]) -> [BenchNode] {
     return [stand]
 }
 
-/// The machine's topology, read from sysfs. TEMPORARY: becomes
-/// `SystemTopology.current` (Platform) once that lands; until then the
-/// file-private reader at the end of this file gives the same answers.
-func benchSystemTopology() -> some NUMATopology { BenchSysfsTopology.current }
+/// The machine's topology (Platform's `SystemTopology`, read from sysfs once per process).
+func benchSystemTopology() -> SystemTopology { SystemTopology.current }
 
 /// Thread placement with `sched_setaffinity`. New threads inherit their
 /// creator's mask, so pinning the main thread pins the cross-thread workers
@@ -160,50 +158,4 @@ func benchRangeList<S: Sequence<Int>>(_ numbers: S) -> String {
     }
     if let s = start { parts.append(s == last ? "\(s)" : "\(s)-\(last)") }
     return parts.joined(separator: ",")
-}
-
-// TEMPORARY until Platform's `SystemTopology` lands (another engineer is
-// writing it): the same answers read from /sys/devices/system/node into a
-// `FixedTopology`. File-private, so it shadows nothing outside this file; once
-// Platform has the real one, this block goes.
-private enum BenchSysfsTopology {
-    static var current: FixedTopology {
-        let root = "/sys/devices/system/node"
-        guard let online = benchReadSysfs(root + "/online").flatMap(benchParseRangeList) else {
-            let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-            return FixedTopology(nodes: [.init(number: 0, cpus: Array(0..<max(cpus, 1)))])
-        }
-        let withMemory = benchReadSysfs(root + "/has_memory").flatMap(benchParseRangeList) ?? online
-        let nodes = online.map { n -> FixedTopology.Node in
-            let cpus = benchReadSysfs("\(root)/node\(n)/cpulist").flatMap(benchParseRangeList) ?? []
-            var bytes = 0
-            if withMemory.contains(n), let info = benchReadSysfs("\(root)/node\(n)/meminfo") {
-                for line in info.split(separator: "\n") where line.contains("MemTotal:") {
-                    bytes = (line.split(separator: " ").dropLast().last.flatMap { Int($0) } ?? 0) * 1024
-                }
-                bytes = max(bytes, 1)
-            }
-            return FixedTopology.Node(number: n, cpus: cpus, memoryBytes: bytes)
-        }
-        let distances = online.map { n in
-            benchReadSysfs("\(root)/node\(n)/distance").map { $0.split(separator: " ").compactMap { Int(String($0).benchTrimmingSpaces()) } } ?? []
-        }
-        let complete = distances.allSatisfy { $0.count == online.count }
-        return FixedTopology(nodes: nodes, distances: complete ? distances : nil)
-    }
-}
-
-/// A small sysfs file's text, trailing newline removed; nil when unreadable.
-private func benchReadSysfs(_ path: String) -> String? {
-    guard let f = fopen(path, "r") else { return nil }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
-    while bytes.last == 10 { bytes.removeLast() }
-    return String(decoding: bytes, as: UTF8.self)
 }

@@ -196,6 +196,34 @@ extension CollectedHeap {
         }
     }
 
+    /// Releases the boxes of closure finalizers still set (heap destruction).
+    func releaseFinalizerBoxes() {
+        forEachSpecialRecord { record in
+            if record.pointee.ownsContext, let ctx = record.pointee.context {
+                Unmanaged<FinalizerBox>.fromOpaque(ctx).release()
+            }
+        }
+    }
+
+    func forEachSpecialRecord(_ body: (UnsafeMutablePointer<GCSpecial>) -> Void) {
+        for ci in 0..<spanClassCount {
+            let lock = classLock(ci)
+            lock.lock()
+            var spans: [SpanRef] = []
+            if let s = classCurrent[ci] { spans.append(s) }
+            for l in 0..<4 {
+                var s = classLists[ci << 2 | l].first
+                while let span = s { spans.append(span); s = span.pointee.next }
+            }
+            for s in spans {
+                guard let info = CollectedHeap.info(s) else { continue }
+                var cur = UnsafeMutablePointer<GCSpecial>(bitPattern: info.pointee.specials.load(ordering: .relaxed))
+                while let c = cur { body(c); cur = c.pointee.next }
+            }
+            lock.unlock()
+        }
+    }
+
     // Special records: a free list and a bump region (special lock).
     func allocateSpecial() -> UnsafeMutablePointer<GCSpecial> {
         specialLock.lock()
@@ -208,8 +236,8 @@ extension CollectedHeap {
         let size = MemoryLayout<GCSpecial>.stride
         var bump = g.pointee.specialBump.load(ordering: .relaxed)
         if bump + UInt(size) > g.pointee.specialEnd.load(ordering: .relaxed) {
-            bump = UInt(bitPattern: mapOrCrash(64 << 10, "finalizer records"))
-            g.pointee.specialEnd.store(bump + (64 << 10), ordering: .relaxed)
+            bump = mapPoolChunk(g, "finalizer records")
+            g.pointee.specialEnd.store(bump - 16 + UInt(gcPoolChunkBytes), ordering: .relaxed)
         }
         g.pointee.specialBump.store(bump + UInt(size), ordering: .relaxed)
         return UnsafeMutableRawPointer(bitPattern: bump).unsafelyUnwrapped.bindMemory(to: GCSpecial.self, capacity: 1)

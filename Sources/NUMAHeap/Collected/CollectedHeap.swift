@@ -105,10 +105,15 @@ public final class CollectedHeap: @unchecked Sendable {
     deinit {
         // Finalizers still queued never run; their boxes are released.
         discardQueuedFinalizers()
+        releaseFinalizerBoxes()
         bits.destroy()
+        var chunk = globals.pointee.chunks.load(ordering: .relaxed)
+        while let p = UnsafeMutableRawPointer(bitPattern: chunk) {
+            chunk = p.load(as: UInt.self)
+            _ = SystemMemory.unmap(p, bytes: gcPoolChunkBytes)
+        }
         _ = SystemMemory.unmap(mapping, bytes: mappingBytes)
-        // `pages` unmaps the arenas, span records and the pools' chunks stay
-        // mapped only until process exit (span infos, specials: small).
+        // `pages` (the private Heap) unmaps the arenas when it goes.
     }
 
     @inline(__always) func classLock(_ i: Int) -> RawLock {
@@ -158,8 +163,8 @@ public final class CollectedHeap: @unchecked Sendable {
                 }
                 if let p = nextFree(s) {
                     let elem = s.pointee.elemSize
-                    classCounters[ci].liveObjects &+= 1
-                    classCounters[ci].liveBytes &+= elem
+                    (classCounters + ci).pointee.liveObjects &+= 1
+                    (classCounters + ci).pointee.liveBytes &+= elem
                     lock.unlock()
                     let raw = UnsafeMutableRawPointer(bitPattern: p).unsafelyUnwrapped
                     if s.pointee.needzero.load(ordering: .relaxed) { memset(raw, 0, elem) }
@@ -183,7 +188,7 @@ public final class CollectedHeap: @unchecked Sendable {
                 throw .outOfMemory(requested: requested)
             }
             lock.lock()
-            classCounters[ci].spans &+= 1
+            (classCounters + ci).pointee.spans &+= 1
             classLists[gcListIndex(classIndex: ci, full: false, swept: true, sweepgen: sweepgen)].insert(s)
         }
     }
@@ -223,9 +228,9 @@ public final class CollectedHeap: @unchecked Sendable {
         lock.lock()
         s.pointee.sweepgen.store(sweepgen, ordering: .relaxed)
         classLists[gcListIndex(classIndex: ci, full: true, swept: true, sweepgen: sweepgen)].insert(s)
-        classCounters[ci].spans &+= 1
-        classCounters[ci].liveObjects &+= 1
-        classCounters[ci].liveBytes &+= s.pointee.elemSize
+        (classCounters + ci).pointee.spans &+= 1
+        (classCounters + ci).pointee.liveObjects &+= 1
+        (classCounters + ci).pointee.liveBytes &+= s.pointee.elemSize
         lock.unlock()
         let raw = UnsafeMutableRawPointer(bitPattern: s.pointee.startAddress).unsafelyUnwrapped
         if s.pointee.needzero.load(ordering: .relaxed) { memset(raw, 0, s.pointee.elemSize) }
@@ -368,8 +373,8 @@ public final class CollectedHeap: @unchecked Sendable {
         let size = (MemoryLayout<GCSpanInfo>.stride + 7) & ~7
         var bump = g.pointee.infoBump.load(ordering: .relaxed)
         if bump + UInt(size) > g.pointee.infoEnd.load(ordering: .relaxed) {
-            bump = UInt(bitPattern: mapOrCrash(64 << 10, "span infos"))
-            g.pointee.infoEnd.store(bump + (64 << 10), ordering: .relaxed)
+            bump = mapPoolChunk(g, "span infos")
+            g.pointee.infoEnd.store(bump - 16 + UInt(gcPoolChunkBytes), ordering: .relaxed)
         }
         g.pointee.infoBump.store(bump + UInt(size), ordering: .relaxed)
         let p = UnsafeMutableRawPointer(bitPattern: bump).unsafelyUnwrapped.bindMemory(to: GCSpanInfo.self, capacity: 1)

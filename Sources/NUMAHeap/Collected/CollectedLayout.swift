@@ -103,6 +103,9 @@ struct GCGlobals: ~Copyable {
     let freeInfos: Atomic<UInt>
     let infoBump: Atomic<UInt>
     let infoEnd: Atomic<UInt>
+    /// The pools' 64 KiB chunks, linked through their first word (special lock),
+    /// unmapped when the heap is destroyed.
+    let chunks: Atomic<UInt>
 
     // Cumulative statistics (relaxed atomics; exact when the heap is quiet).
     let cycles: Atomic<Int>
@@ -125,7 +128,7 @@ struct GCGlobals: ~Copyable {
         sweepgen = Atomic(h); sweepDone = Atomic(true); epochGen = Atomic(h)
         reclaimIndex = Atomic(0); reclaimCredit = Atomic(0); sweepCursor = Atomic(0)
         finq = Atomic(0); freeSpecials = Atomic(0); specialBump = Atomic(0); specialEnd = Atomic(0)
-        freeInfos = Atomic(0); infoBump = Atomic(0); infoEnd = Atomic(0)
+        freeInfos = Atomic(0); infoBump = Atomic(0); infoEnd = Atomic(0); chunks = Atomic(0)
         cycles = Atomic(0); sweptSpans = Atomic(0); freedSpans = Atomic(0); freedObjects = Atomic(0)
         freedBytes = Atomic(0); reclaimedPages = Atomic(0); finalizersQueued = Atomic(0); finalizersRun = Atomic(0)
         cycleSweptSpans = Atomic(0); cycleFreedSpans = Atomic(0); cycleFreedObjects = Atomic(0)
@@ -149,10 +152,16 @@ func gcListIndex(classIndex: Int, full: Bool, swept: Bool, sweepgen h: UInt32) -
     return classIndex << 2 | (full ? 2 : 0) | parity
 }
 
-@inline(__always)
-func mapOrCrash(_ bytes: Int, _ what: StaticString) -> UnsafeMutableRawPointer {
-    guard case .success(let p) = SystemMemory.mapAnonymous(bytes: bytes) else {
-        FatalMessage("CollectedHeap: cannot map ").decimal(bytes).text(" bytes for ").text(what).crash()
+/// Bytes of each pool chunk; its first 16 bytes link the chunks.
+let gcPoolChunkBytes = 64 << 10
+
+/// Maps a pool chunk and links it onto `globals.chunks` (special lock held);
+/// returns where its usable bytes start.
+func mapPoolChunk(_ globals: UnsafeMutablePointer<GCGlobals>, _ what: StaticString) -> UInt {
+    guard case .success(let p) = SystemMemory.mapAnonymous(bytes: gcPoolChunkBytes) else {
+        FatalMessage("CollectedHeap: cannot map ").decimal(gcPoolChunkBytes).text(" bytes for ").text(what).crash()
     }
-    return p
+    p.storeBytes(of: globals.pointee.chunks.load(ordering: .relaxed), as: UInt.self)
+    globals.pointee.chunks.store(UInt(bitPattern: p), ordering: .relaxed)
+    return UInt(bitPattern: p) + 16
 }

@@ -250,8 +250,8 @@ extension CollectedHeap {
         s.pointee.allocCache.store(~marks.atomicLoadWord(index: 0), ordering: .relaxed)
         s.pointee.freeindex.store(0, ordering: .releasing)
 
-        classCounters[ci].liveObjects &-= freed
-        classCounters[ci].liveBytes &-= freed &* elemSize
+        (classCounters + ci).pointee.liveObjects &-= freed
+        (classCounters + ci).pointee.liveBytes &-= freed &* elemSize
         r.sweptSpans += 1
         r.freedObjects += freed
         r.freedBytes += freed * elemSize
@@ -274,7 +274,7 @@ extension CollectedHeap {
             r.freedSpans += 1
             g.pointee.freedSpans.add(1, ordering: .relaxed)
             g.pointee.cycleFreedSpans.add(1, ordering: .relaxed)
-            classCounters[ci].spans &-= 1
+            (classCounters + ci).pointee.spans &-= 1
             s.pointee.sweepgen.store(h, ordering: .releasing)
             NodeSpanSource(state: state, node: 0).freeSpan(s)
             freeInfo(info)

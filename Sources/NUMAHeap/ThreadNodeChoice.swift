@@ -11,7 +11,7 @@ extension NodePlacement {
     func initialNode() -> Int32 {
         switch selection {
         case .fixed: return fixedNode
-        case .cpuLocal: return homeNode(ofCPU: Int(currentCPU())) ?? fixedNode
+        case .cpuLocal: return homeNode(ofCPU: SystemTopology.currentCPU()) ?? fixedNode
         case .interleave: return Int32(memoryNodes[0])
         }
     }
@@ -26,7 +26,7 @@ extension HeapCore {
         let selection = state.pointee.placement.selection
         if selection == .fixed { return }
         if selection == .cpuLocal {
-            guard let home = state.pointee.placement.homeNode(ofCPU: Int(currentCPU())),
+            guard let home = state.pointee.placement.homeNode(ofCPU: SystemTopology.currentCPU()),
                   home != cache.pointee.node else { return }
             moveCache(cache, to: home)
         } else {
@@ -53,8 +53,3 @@ extension HeapCore {
     }
 }
 
-/// glibc's `sched_getcpu` (declared only under `_GNU_SOURCE`, so not visible
-/// through the Glibc module): a read of the thread's rseq area on current
-/// kernels and glibc, the vDSO `getcpu` otherwise. -1 on failure.
-@_silgen_name("sched_getcpu")
-func currentCPU() -> Int32

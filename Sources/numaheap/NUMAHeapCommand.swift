@@ -7,6 +7,6 @@ struct NUMAHeapCommand: ParsableCommand {
         commandName: "numaheap",
         abstract: "NUMAHeap's command-line tool: benchmarks, size-class tables and page-allocator scaling.",
         subcommands: [BenchCommand.self, TablesCommand.self, PageAllocScalingCommand.self, ScavengeBenchCommand.self,
-                      TopologyCommand.self]
+                      StatsCommand.self, TopologyCommand.self]
     )
 }

@@ -394,8 +394,14 @@ final class SystemTopologyTests: XCTestCase {
         // The load, and the queries the heap makes while it creates itself.
         let rootNames = ["V7currentACvgZ", "V12loadSnapshot", "V8isOnlineySbSiF", "V9hasMemoryySbSiF", "V11memoryBytes2ofS2i_tF",
                          "V4node5ofCPUSiSgSi_tF", "V8distance4from2toS2i_SitF", "V4cpus2ofAA6CPUSetVSi_tF"]
-        let roots = calls.keys.filter { name in name.hasPrefix("$s8Platform14SystemTopology") && rootNames.contains { name.hasSuffix($0) || name.contains($0 + "9sysfsRoot") } }
-        XCTAssertEqual(roots.count, rootNames.count, "found the roots: \(roots.sorted())")
+        // Optimised builds add specialised copies (suffix "Tf…"): walk them all.
+        func isRoot(_ name: String, _ root: String) -> Bool {
+            name.hasPrefix("$s8Platform14SystemTopology") && (name.hasSuffix(root) || name.contains(root + "9sysfsRoot") || name.contains(root + "Tf"))
+        }
+        let roots = calls.keys.filter { name in rootNames.contains { isRoot(name, $0) } }
+        for root in rootNames where !roots.contains(where: { isRoot($0, root) }) {
+            XCTFail("no function SystemTopology…\(root) in the disassembly")
+        }
         let allowed: Set<String> = [
             "open", "open64", "read", "close", "mmap", "mmap64", "munmap", "__errno_location", "sysconf",
             "sched_getcpu", "syscall", "abort", "write", "memset", "memcpy", "memmove", "__stack_chk_fail",

@@ -34,7 +34,7 @@ for shape in "--nodes 2" "--nodes 4 --cpuless-nodes 1"; do
     run $shape -- "$bin/numaheap-guest-checks"
     echo "--- guest: $shape: numaheap stats"
     # shellcheck disable=SC2086
-    run $shape -- "$bin/numaheap" stats --blocks 50000
+    run $shape -- "$bin/numaheap" stats --blocks 20000
 done
 echo "--- guest: --nodes 2: numaheap bench --duration 2"
 run --nodes 2 -- "$bin/numaheap" bench --duration 2

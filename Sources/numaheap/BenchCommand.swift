@@ -65,7 +65,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
-    @Option(help: "Write a chart of the results (SVG) to this file.")
+    @Option(help: "Write a chart of the results (SVG) to this file; '-' prints it on standard output after the table (for a guest VM whose files do not come back).")
     var svg: String?
 
     @Option(name: .customLong("buffer-mib"),
@@ -234,8 +234,12 @@ struct BenchCommand: ParsableCommand {
             progress.say("wrote \(json)")
         }
         if let svg {
-            try benchWriteText(BenchChart(report: report).svg(), to: svg)
-            progress.say("wrote \(svg)")
+            if svg == "-" {
+                print(BenchChart(report: report).svg())
+            } else {
+                try benchWriteText(BenchChart(report: report).svg(), to: svg)
+                progress.say("wrote \(svg)")
+            }
         }
     }
 

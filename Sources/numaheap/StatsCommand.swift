@@ -16,7 +16,7 @@ struct StatsCommand: ParsableCommand {
     var policy: String = "automatic"
 
     @Option(help: "Blocks each node's thread allocates.")
-    var blocks: Int = 200_000
+    var blocks: Int = 100_000
 
     @Option(help: "Write the statistics as JSON to this file.")
     var json: String?
@@ -48,7 +48,7 @@ struct StatsCommand: ParsableCommand {
             throw ValidationError(error.description)
         }
         let cpuNodes = topology.onlineNodes.filter { topology.hasCPUs($0) }
-        let sizes = [16, 48, 128, 512, 2048, 12_000, 40_000, 300_000]
+        let sizes = [16, 48, 128, 512, 2048, 4000, 40_000, 100_000]
         // Each node's thread allocates; the next node's thread frees every other block.
         var live: [[UnsafeMutableRawPointer]] = Array(repeating: [], count: cpuNodes.count)
         for (i, node) in cpuNodes.enumerated() {
@@ -56,8 +56,8 @@ struct StatsCommand: ParsableCommand {
                 var out: [UnsafeMutableRawPointer] = []
                 out.reserveCapacity(blocks)
                 for b in 0..<blocks {
-                    // Large sizes one time in eight, so they do not dominate the memory.
-                    let size = sizes[b % sizes.count] >= 40_000 && (b / sizes.count) % 8 != 0 ? 64 : sizes[b % sizes.count]
+                    // Large sizes one round in 64 (about 2.2 KiB a block on average), so they do not dominate.
+                    let size = sizes[b % sizes.count] >= 40_000 && (b / sizes.count) % 64 != 0 ? 64 : sizes[b % sizes.count]
                     let p = try! heap.allocate(byteCount: size)
                     memset(p, 0x5A, min(size, 4096))
                     out.append(p)

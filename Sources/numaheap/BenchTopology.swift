@@ -95,25 +95,15 @@ enum BenchAffinity {
     /// The CPUs this thread may run on now (the process's mask at start, before
     /// any pinning: a cgroup or `taskset` may have narrowed it).
     static func allowed() -> CPUSet {
-        var set = cpu_set_t()
-        guard withUnsafeMutableBytes(of: &set, { benchGetAffinity(0, $0.count, $0.baseAddress!) }) == 0 else {
-            return CPUSet(0..<CPUSet.capacity)
-        }
-        var cpus = CPUSet()
-        withUnsafeBytes(of: &set) { raw in
-            for cpu in 0..<min(CPUSet.capacity, raw.count * 8) where raw[cpu / 8] >> UInt8(cpu % 8) & 1 != 0 { cpus.insert(cpu) }
-        }
-        return cpus
+        let cpus = ThreadAffinity.currentThreadCPUs()
+        return cpus.isEmpty ? CPUSet(0..<CPUSet.capacity) : cpus
     }
 
     /// Pins the calling thread to `cpus`; false when the kernel refuses.
     @discardableResult
     static func pin(_ cpus: CPUSet) -> Bool {
-        var set = cpu_set_t()
-        withUnsafeMutableBytes(of: &set) { raw in
-            for cpu in cpus where cpu < raw.count * 8 { raw[cpu / 8] |= 1 << UInt8(cpu % 8) }
-        }
-        return withUnsafeBytes(of: &set) { benchSetAffinity(0, $0.count, $0.baseAddress!) } == 0
+        if case .success = ThreadAffinity.pinCurrentThread(to: cpus) { return true }
+        return false
     }
 
     static func intersect(_ a: CPUSet, _ b: CPUSet) -> CPUSet { CPUSet(a.filter { b.contains($0) }) }
@@ -126,13 +116,6 @@ enum BenchAffinity {
         return try body()
     }
 }
-
-// Glibc's module map leaves out the GNU affinity calls; these are their C
-// symbols (pid 0: the calling thread).
-@_silgen_name("sched_setaffinity")
-private func benchSetAffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeRawPointer) -> Int32
-@_silgen_name("sched_getaffinity")
-private func benchGetAffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeMutableRawPointer) -> Int32
 
 /// Parses a kernel-style list: "0", "0,2", "0-3", "0-1,4".
 func benchParseRangeList(_ text: String) -> [Int]? {

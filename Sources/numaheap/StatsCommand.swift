@@ -110,15 +110,10 @@ func runPinned<T>(_ cpus: CPUSet, _ body: @escaping () -> T) -> T {
     return result!
 }
 
-@_silgen_name("sched_setaffinity")
-private func setAffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeRawPointer) -> Int32
-
-/// Pins the calling thread to `cpus` (all CPUs when empty: a CPU-less node).
+/// Pins the calling thread to `cpus` (left as it is when empty: a CPU-less node).
 func pinCurrentThread(to cpus: CPUSet) {
     guard !cpus.isEmpty else { return }
-    var set = cpu_set_t()
-    withUnsafeMutableBytes(of: &set) { raw in for c in cpus where c < raw.count * 8 { raw[c / 8] |= UInt8(1 << (c % 8)) } }
-    _ = withUnsafeBytes(of: &set) { setAffinity(0, $0.count, $0.baseAddress!) }
+    ThreadAffinity.pinCurrentThread(to: cpus)
 }
 
 /// `numaheap stats` output: a table per node, then the size classes.

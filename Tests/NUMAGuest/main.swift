@@ -17,19 +17,16 @@ import Glibc
 import NUMAHeap
 import Platform
 
-@_silgen_name("sched_setaffinity")
-func setAffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeRawPointer) -> Int32
-
 nonisolated(unsafe) var failures: [String] = []
 func check(_ ok: Bool, _ what: @autoclosure () -> String) {
     if !ok { failures.append(what()); print("FAIL: \(what())") }
 }
 
 func pin(toCPUs cpus: CPUSet) {
-    var set = cpu_set_t()
-    withUnsafeMutableBytes(of: &set) { raw in for c in cpus where c < raw.count * 8 { raw[c / 8] |= UInt8(1 << (c % 8)) } }
-    let rc = withUnsafeBytes(of: &set) { setAffinity(0, $0.count, $0.baseAddress!) }
-    if rc != 0 { print("FAIL: sched_setaffinity to \(Array(cpus)): errno \(errno)"); exit(1) }
+    if case .failure(let e) = ThreadAffinity.pinCurrentThread(to: cpus) {
+        print("FAIL: pinning to CPUs \(Array(cpus)): \(e)")
+        exit(1)
+    }
 }
 
 /// Runs `body` on a new thread pinned to `cpus` and waits for it.

@@ -9,26 +9,11 @@ import NUMAHeap
 import Platform
 import Testing
 
-/// `sched_setaffinity(2)` (glibc declares it only under `_GNU_SOURCE`).
-@_silgen_name("sched_setaffinity")
-func setAffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeRawPointer) -> Int32
-
 /// Pins the calling thread to `cpu`. Returns false when the CPU is not usable.
 @discardableResult
 func pinCurrentThread(toCPU cpu: Int) -> Bool {
-    var set = cpu_set_t()
-    withUnsafeMutableBytes(of: &set) { raw in
-        raw[cpu / 8] |= UInt8(1 << (cpu % 8))
-    }
-    return withUnsafeBytes(of: &set) { setAffinity(0, $0.count, $0.baseAddress!) } == 0
-}
-
-/// Undoes ``pinCurrentThread(toCPU:)``: every online CPU.
-func unpinCurrentThread() {
-    var set = cpu_set_t()
-    let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    withUnsafeMutableBytes(of: &set) { raw in for c in 0..<cpus { raw[c / 8] |= UInt8(1 << (c % 8)) } }
-    _ = withUnsafeBytes(of: &set) { setAffinity(0, $0.count, $0.baseAddress!) }
+    if case .success = ThreadAffinity.pinCurrentThread(to: CPUSet([cpu])) { return true }
+    return false
 }
 
 /// Runs `body` on a new thread pinned to `cpu` and waits for it.

@@ -6,7 +6,7 @@ struct NUMAHeapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "numaheap",
         abstract: "NUMAHeap's command-line tool: benchmarks, size-class tables and page-allocator scaling.",
-        subcommands: [BenchCommand.self, TablesCommand.self, PageAllocScalingCommand.self, ScavengeBenchCommand.self,
+        subcommands: [BenchCommand.self, TablesCommand.self, PageAllocScalingCommand.self, ScavengeBenchCommand.self, CollectBenchCommand.self,
                       StatsCommand.self, TopologyCommand.self]
     )
 }

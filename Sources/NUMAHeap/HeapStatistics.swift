@@ -154,10 +154,6 @@ extension HeapCore {
         var scavenger = HeapStatistics.Scavenger()
         let sc = ScavengerState.of(s)
         for i in 0..<s.pointee.nodeCount {
-            // Nodes the heap never uses (no memory, or not the bound node) are left out.
-            let used = s.pointee.placement.hasMemory(i) || s.pointee.nodes[i].pagesInUse > 0
-                || s.pointee.nodes[i]._counters.pointee.committedBytes > 0 || s.pointee.nodeCount == 1
-            if !used { continue }
             let f = s.pointee.nodes[i].figures(pageSize: s.pointee.pageSize) {
                 guard let sc else { return }
                 scavenger.releasedBytesTotal += sc.pointee.nodes[i].releasedBytes
@@ -165,6 +161,10 @@ extension HeapCore {
                 scavenger.releaseFailures += sc.pointee.nodes[i].releaseFailures
             }
             spanRecordBytes += f.spanRecordBytes
+            // Nodes the heap never used and cannot use (no memory) are left
+            // out; decided from the figures read under the node's lock.
+            let used = s.pointee.placement.hasMemory(i) || f.committedBytes > 0 || s.pointee.nodeCount == 1
+            if !used { continue }
             nodes.append(HeapStatistics.Node(   // after unlocking: appending may allocate
                 node: i, mappedBytes: f.committedBytes, inUseBytes: f.inUseBytes,
                 idleBytes: f.freeBytes - f.releasedBytes, releasedBytes: f.releasedBytes, spans: f.spans,

@@ -56,7 +56,7 @@ struct NodePlacement {
     /// malloc library creates its heap inside `malloc`).
     static func plan<T: NUMATopology>(_ configuration: HeapConfiguration, topology: T) -> Result<NodePlacement, HeapError> {
         let nodeLimit = min(max(topology.nodeLimit, 1), maximumNodeCount)
-        if case .bind(let node) = configuration.numaPolicy, !(node >= 0 && node < nodeLimit && topology.hasMemory(node)) {
+        if case .bind(let node) = configuration.numaPolicy, !accepts(node, topology) {
             return .failure(.invalidNode(node))
         }
         let cpuLimit = max(topology.cpuLimit, 1)
@@ -110,6 +110,12 @@ struct NodePlacement {
                                       mapping: mapping, mappingBytes: bytes))
     }
 
+    /// Whether `.bind(node:)` may name `node`: a node with memory below the
+    /// heap's node limit.
+    static func accepts<T: NUMATopology>(_ node: Int, _ topology: T) -> Bool {
+        node >= 0 && node < min(topology.nodeLimit, maximumNodeCount) && topology.hasMemory(node)
+    }
+
     /// The node with memory nearest to `node` (itself when it has memory;
     /// ties to the lowest number; the first node with memory when distances
     /// are unknown).
@@ -147,7 +153,6 @@ extension HeapCore {
     /// Whether `node` is a node with memory on this machine (what
     /// ``HeapConfiguration/NUMAPolicy/bind(node:)`` accepts). Allocates nothing.
     public static func nodeHasMemory(_ node: Int) -> Bool {
-        let topology = SystemTopology.current
-        return node >= 0 && node < min(topology.nodeLimit, NodePlacement.maximumNodeCount) && topology.hasMemory(node)
+        NodePlacement.accepts(node, SystemTopology.current)
     }
 }

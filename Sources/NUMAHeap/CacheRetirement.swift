@@ -7,6 +7,7 @@ extension HeapState {
     /// Flushes a cache whose thread exited and moves it to the retired pool,
     /// folding its counters into the heap's.
     static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
+        HeapCore(state: state).returnAllObjects(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
         // The thread's page cache and span records go back to their node.
         let stash = ThreadSpanStash.of(cache)

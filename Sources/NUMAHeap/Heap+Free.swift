@@ -18,11 +18,19 @@ extension HeapCore {
             return
         }
         let cache = HeapState.currentCache(state)
-        let sizeClass = span.pointee.spanClass.sizeClass
-        if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
-            if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
+        let sizeClass = Int(span.pointee.spanClass.sizeClass)
+        let bin = ThreadCache.bins(cache) + sizeClass
+        // Onto the thread's bin when it has room and the block is of the
+        // thread's node (ThreadObjectCache); else through the span.
+        if _fastPath(bin.pointee.count < bin.pointee.limit
+                        && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0) {
+            let key = state.pointee.objectKey
+            if let refusal = ThreadObjectCache.refusal(span, index, address, key: key) {
+                HeapCore.refused(refusal, address, span, "deallocate")
+            }
+            ThreadObjectCache.push(bin, address, key: key)
         } else {
-            freeRemote(span, index: index, address: address)
+            freeUnbinned(span, index: index, address: address, cache: cache, bin: bin)
         }
         ThreadCache.count(cache.pointee.frees + sizeClass)
     }
@@ -111,7 +119,9 @@ extension HeapCore {
             let mask: UInt64 = 1 << UInt64(index & 63)
             let allocated = span.pointee.allocBits[w].load(ordering: .relaxed) & mask != 0
                 || index < span.pointee.freeindex.load(ordering: .acquiring)
-            let freed = (span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0)
+            let binned = span.pointee.elemSize >= 16
+                && UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == state.pointee.objectKey
+            let freed = binned || (span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0)
                 || (span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: HeapState.currentCache(state))
                     && span.pointee.localFreeBits[w] & mask != 0)
             if !allocated || freed { HeapCore.refused(freed ? .alreadyFreed : .notAllocated, address, span, "reallocate") }
@@ -160,6 +170,7 @@ extension HeapCore {
     /// `mcache.releaseAll`), so that statistics and other threads see them.
     public func flushThreadCache() {
         guard let cache = HeapState.existingCache(state) else { return }
+        returnAllObjects(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
     }
 }

@@ -178,6 +178,12 @@ extension HeapCore {
     @inline(__always)
     func allocateSmall(sizeClass: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
         let cache = HeapState.currentCache(state)
+        // The thread's most recently freed block of the class first (ThreadObjectCache).
+        if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass) {
+            ThreadCache.count(cache.pointee.mallocs + sizeClass)
+            if zeroed { zeroBinned(block, sizeClass: sizeClass) }
+            return block
+        }
         let spanClass = SpanClass(sizeClass: sizeClass, noscan: true)
         let span = cache.pointee.spans[spanClass.index]
         if let address = span.pointee.nextFreeFast() {

@@ -43,6 +43,9 @@ struct HeapState: ~Copyable {
     /// size is not a multiple of 16, i.e. 8 → 16 and 24 → 32), and `[258, …)`
     /// for 1025…maxSmallSize in 128-byte steps (those classes are multiples of 128).
     let sizeClassLookup: UnsafeMutablePointer<UInt8>
+    /// The word a block's second word holds while it sits in a thread's
+    /// free-object bin (``ThreadObjectCache``): random per heap, never 0.
+    let objectKey: UInt
 
     let cacheLock: RawLock
     /// Counters folded in from retired caches: mallocs then frees per size class. Under `cacheLock`.
@@ -158,6 +161,7 @@ extension HeapState {
             placement: placement,
             emptySpan: empty,
             sizeClassLookup: lookup,
+            objectKey: ThreadObjectCache.makeKey(salt: UInt(bitPattern: base)),
             cacheLock: RawLock(initializingAt: lockStorage()),
             retiredCounters: (base + countersOffset).bindMemory(to: Int.self, capacity: 2 * sizeClassCount),
             mutableFields: mutable,
@@ -196,6 +200,7 @@ extension HeapState {
             reused.pointee.nextInThread = nil
             reused.pointee.retired = false
             reused.pointee.node = node
+            reused.pointee.objectNodes = ThreadObjectCache.objectNodes(state, node: node)
             return reused
         }
         let bytes = ThreadCache.recordBytes(spanClassCount: state.pointee.spanClassCount,
@@ -213,7 +218,9 @@ extension HeapState {
         fields.pointee.cacheBumpNext += UInt(bytes)
         let cache = ThreadCache.initialize(at: raw, spanClassCount: state.pointee.spanClassCount,
                                            sizeClassCount: state.pointee.sizeClassCount,
-                                           empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id)
+                                           empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id,
+                                           objectLimit: ThreadObjectCache.limit(sizeClass:))
+        cache.pointee.objectNodes = ThreadObjectCache.objectNodes(state, node: node)
         cache.pointee.nextCache = UnsafeMutableRawPointer(fields.pointee.allCaches)
         fields.pointee.allCaches = cache
         return cache

@@ -10,7 +10,9 @@ extension HeapCore {
     /// keeps running (it finds nothing left to do).
     @discardableResult
     public func releaseFreeMemory() -> Int {
-        // The central lists' retained empty spans first, so their pages are free too.
+        // The calling thread's binned blocks, then the central lists' retained
+        // empty spans, so their pages are free too.
+        if let cache = HeapState.existingCache(state) { returnAllObjects(cache) }
         releaseRetainedSpans()
         let s = state
         // Everything read from the heap's state goes into locals first: some

@@ -45,10 +45,12 @@ extension HeapCore {
     /// since every free follows the span, not the thread.
     @inline(never)
     func moveCache(_ cache: UnsafeMutablePointer<ThreadCache>, to node: Int32) {
+        returnAllObjects(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
         let stashNode = Int(ThreadSpanStash.of(cache).pointee.node)
         NodeSpanSource(state: state, node: stashNode).drainThreadStash(cache)
         cache.pointee.node = node
+        cache.pointee.objectNodes = ThreadObjectCache.objectNodes(state, node: node)
         state.pointee.nodes[Int(node)].noteCacheMovedIn()
     }
 }

@@ -134,6 +134,61 @@ import Testing
         heap.deallocate(p)
     }
 
+    @Test func aFreedBlockIsTheNextBlockOfItsClassOnTheSameThread() throws {
+        let heap = try Heap()
+        let p = try heap.allocate(byteCount: 64)
+        let other = try heap.allocate(byteCount: 64)
+        heap.deallocate(p)
+        let q = try heap.allocate(byteCount: 200)  // Another class: not p.
+        #expect(q != p)
+        let again = try heap.allocate(byteCount: 50)  // 50 → the 64-byte class: p, from the bin.
+        #expect(again == p)
+        heap.deallocate(again); heap.deallocate(q); heap.deallocate(other)
+    }
+
+    @Test func binsAreBoundedSoFreedSpansStillGoBack() throws {
+        let heap = try Heap()
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<8192 { blocks.append(try heap.allocate(byteCount: 256)) }  // 2 MiB in 256 spans
+        let live = heap.statistics.inUseBytes
+        #expect(live >= 2 << 20)
+        for p in blocks { heap.deallocate(p) }
+        // A bin keeps at most 32 KiB of 256-byte blocks; the rest went back to
+        // their spans, which emptied and left the thread's cache.
+        let afterFree = heap.statistics.inUseBytes
+        #expect(afterFree <= 256 << 10, "in use after freeing 2 MiB: \(afterFree)")
+        heap.flushThreadCache()
+        #expect(heap.statistics.inUseBytes <= afterFree)
+        #expect(heap.statistics.liveObjects == 0)
+    }
+
+    @Test func blocksFreedByAnExitingThreadGoBackToTheirSpans() throws {
+        let heap = try Heap()
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<100 { blocks.append(try heap.allocate(byteCount: 48)) }
+        let box = UnsafeMutablePointer<(Heap, [UnsafeMutableRawPointer])>.allocate(capacity: 1)
+        box.initialize(to: (heap, blocks))
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { arg in
+            let b = arg!.assumingMemoryBound(to: (Heap, [UnsafeMutableRawPointer]).self)
+            for p in b.pointee.1 { b.pointee.0.deallocate(p) }  // Into this thread's bin…
+            return nil                                           // …returned at its exit.
+        }, box)
+        pthread_join(thread, nil)
+        box.deinitialize(count: 1); box.deallocate()
+        // Every block is free in its span again: the main thread gets them all back
+        // (a block still binned in the exited thread would be missing).
+        heap.flushThreadCache()
+        var seen = Set<UnsafeMutableRawPointer>()
+        for _ in 0..<100_000 {
+            let p = try heap.allocate(byteCount: 48)
+            seen.insert(p)
+            if blocks.allSatisfy(seen.contains) { break }
+        }
+        #expect(blocks.allSatisfy(seen.contains))
+        #expect(heap.statistics.liveObjects == seen.count)
+    }
+
     @Test func statisticsAddUp() throws {
         let heap = try Heap()
         var expectedBytes = 0

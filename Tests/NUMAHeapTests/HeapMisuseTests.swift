@@ -94,4 +94,42 @@ import Testing
         }
         #expect(Self.stderrText(r).contains("is not allocated"))
     }
+    // The thread's free-object bins (ThreadObjectCache): a second free is caught
+    // wherever the first one left the block.
+
+    @Test func doubleFreeAfterTheBinReturnedTheBlockToItsSpan() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 96)
+            _ = try heap.allocate(byteCount: 96)
+            heap.deallocate(p)
+            heap.flushThreadCache()  // The bin gives p back to its span, which is swept.
+            heap.deallocate(p)
+        }
+        // The sweep made p free again in the span: it is "not allocated" now.
+        #expect(Self.stderrText(r).contains("block of size 96 is not allocated (double free"))
+    }
+
+    @Test func doubleFreeAfterAFullBinSpilledHalf() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            // 4096-byte bins hold 8 blocks: freeing 40 spills half the bin four times.
+            var blocks: [UnsafeMutableRawPointer] = []
+            for _ in 0..<40 { blocks.append(try heap.allocate(byteCount: 4096)) }
+            for b in blocks { heap.deallocate(b) }
+            heap.deallocate(blocks[0])  // Long since spilled to its span.
+        }
+        #expect(Self.stderrText(r).contains("double free of a block of size 4096"))
+    }
+
+    @Test func doubleFreeOfAnEightByteBlockThatIsNeverBinned() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 8, alignment: 8)
+            _ = try heap.allocate(byteCount: 8, alignment: 8)
+            heap.deallocate(p)
+            heap.deallocate(p)
+        }
+        #expect(Self.stderrText(r).contains("double free of a block of size 8"))
+    }
 }

@@ -16,9 +16,10 @@ import Synchronization
 /// `mutating` methods: other threads read the record (statistics) while its
 /// owner allocates, so nothing may claim the whole record for modification.
 ///
-/// The record lives in memory the heap maps (never the Swift heap): a header
-/// followed by `spanClassCount` span pointers and `sizeClassCount` malloc and
-/// free counters.
+/// The record lives in memory the heap maps (never the Swift heap): a header,
+/// `sizeClassCount` ``FreeObjectBin``s at a fixed offset (``bins(_:)``, no
+/// pointer to load on the fast path), then `spanClassCount` span pointers,
+/// `sizeClassCount` malloc and free counters and the heap's scratch area.
 public struct ThreadCache: ~Copyable {
     /// Current span per span class; the heap's empty sentinel span when none, so
     /// the fast path needs no nil check (Go's `emptymspan`).
@@ -50,18 +51,39 @@ public struct ThreadCache: ~Copyable {
     public static var heapScratchBytes: Int { 512 }
     /// True once the thread has exited; the heap recycles it. Under the heap's cache lock.
     public var retired: Bool = false
+    /// Bit *n* set: objects of spans on node *n* may enter this cache's
+    /// ``FreeObjectBin``s (the heap's NUMA rule: a thread keeps only blocks of
+    /// the node it allocates from; others go home through their span). Owner only.
+    public var objectNodes: UInt64 = ~0
+
+    /// Bytes of the record's header: the ``FreeObjectBin``s start here.
+    @inlinable @inline(__always)
+    public static var headerBytes: Int { (MemoryLayout<ThreadCache>.stride + 63) & ~63 }
+
+    /// The cache's free-object bins, one per size class (index 0 unused).
+    @inlinable @inline(__always)
+    public static func bins(_ cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutablePointer<FreeObjectBin> {
+        (UnsafeMutableRawPointer(cache) + headerBytes).assumingMemoryBound(to: FreeObjectBin.self)
+    }
 
     /// Bytes a cache record needs for the given class counts.
     public static func recordBytes(spanClassCount: Int, sizeClassCount: Int) -> Int {
-        let header = (MemoryLayout<ThreadCache>.stride + 63) & ~63
-        return header + ((8 * spanClassCount + 16 * sizeClassCount + 16 + 63) & ~63) + heapScratchBytes
+        let bins = (MemoryLayout<FreeObjectBin>.stride * sizeClassCount + 63) & ~63
+        return headerBytes + bins + ((8 * spanClassCount + 16 * sizeClassCount + 16 + 63) & ~63) + heapScratchBytes
     }
 
     /// Initialises a cache record in place at `address` (``recordBytes`` bytes of
-    /// zeroed, mapped memory); every span slot points at `empty`.
+    /// zeroed, mapped memory); every span slot points at `empty`, every bin is
+    /// empty with the limit `objectLimit(sizeClass)` (0: the class is never binned).
     public static func initialize(at address: UnsafeMutableRawPointer, spanClassCount: Int, sizeClassCount: Int,
-                                  empty: SpanRef, node: Int32, heapID: UInt) -> UnsafeMutablePointer<ThreadCache> {
-        let header = (MemoryLayout<ThreadCache>.stride + 63) & ~63
+                                  empty: SpanRef, node: Int32, heapID: UInt,
+                                  objectLimit: (_ sizeClass: Int) -> Int = { _ in 0 }) -> UnsafeMutablePointer<ThreadCache> {
+        let binBytes = (MemoryLayout<FreeObjectBin>.stride * sizeClassCount + 63) & ~63
+        let bins = (address + headerBytes).bindMemory(to: FreeObjectBin.self, capacity: sizeClassCount)
+        for c in 0..<sizeClassCount {
+            (bins + c).initialize(to: FreeObjectBin(head: 0, count: 0, limit: Int32(c == 0 ? 0 : objectLimit(c))))
+        }
+        let header = headerBytes + binBytes
         let spans = (address + header).bindMemory(to: SpanRef.self, capacity: spanClassCount)
         spans.initialize(repeating: empty, count: spanClassCount)
         let counters = (address + header + 8 * spanClassCount)
@@ -101,6 +123,30 @@ public struct ThreadCache: ~Copyable {
     @inlinable @inline(__always)
     public static func count(_ counter: UnsafeMutablePointer<Atomic<Int>>, _ n: Int = 1) {
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ n, ordering: .relaxed)
+    }
+}
+
+/// A thread's stack of freed objects of one size class (TCMalloc's per-thread
+/// free list, glibc's tcache bin), in front of the span's bitmaps.
+///
+/// Objects are linked through their first word; their second word holds the
+/// heap's *free-object key* while they sit in a bin, so a second free of the
+/// same block (by any thread) is recognised without a lookup. The span still
+/// counts a binned object as allocated: only the heap that composes Central
+/// decides what may enter a bin and returns its objects to their spans.
+/// Owner thread only; no atomics.
+public struct FreeObjectBin {
+    /// Address of the first object, 0 when empty.
+    public var head: UInt
+    /// Objects in the bin.
+    public var count: Int32
+    /// Objects the bin may hold; 0 for a class that is never binned.
+    public var limit: Int32
+
+    public init(head: UInt, count: Int32, limit: Int32) {
+        self.head = head
+        self.count = count
+        self.limit = limit
     }
 }
 

@@ -6,6 +6,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -112,3 +114,10 @@ int numaheap_read_file(const char *path, char *buffer, size_t capacity, size_t *
 }
 
 int numaheap_sched_getcpu(void) { return sched_getcpu(); }
+
+uint64_t numaheap_auxv_random(void) {
+    const void *bytes = (const void *)getauxval(AT_RANDOM);
+    uint64_t value = 0;
+    if (bytes) memcpy(&value, (const char *)bytes + 8, sizeof value);
+    return value;
+}

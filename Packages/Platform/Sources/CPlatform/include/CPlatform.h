@@ -99,6 +99,10 @@ static inline __attribute__((always_inline)) uintptr_t numaheap_topology_snapsho
 /// the vDSO, no system call on current kernels); -1 with errno on failure.
 int numaheap_sched_getcpu(void);
 
+/// Eight of the 16 random bytes the kernel gives every process (AT_RANDOM);
+/// 0 where the auxiliary vector has none. No system call.
+uint64_t numaheap_auxv_random(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,169 @@
+import ArenaMap
+import Central
+import Glibc
+import Platform
+import SpanCore
+
+/// Each thread's bins of freed small blocks, one per size class, in front of
+/// the spans (TCMalloc's per-thread free lists, glibc's tcache): a free pushes
+/// the block on the calling thread's bin, an allocation of the class pops it.
+///
+/// Why: a free by the span's bitmaps costs a span-bit update, and, when the
+/// span has gone back to its central list or belongs to another thread, an
+/// atomic read-modify-write and sometimes the central lock; an allocation
+/// costs the `allocCache` walk and a sweep every span. A bin makes the common
+/// allocate/free churn of one thread two pointer moves, whoever owns the span.
+///
+/// ## Invariants
+/// - A binned block is *allocated* as far as its span knows (its alloc bit or
+///   `freeindex` says so, no free bit is set): a span with binned blocks is
+///   never retired and never hands them out itself. Only the bin's thread pops
+///   it, so it is handed out exactly once.
+/// - A binned block's first word links the bin; its second word holds the
+///   heap's ``HeapState/objectKey``. Nothing else writes the key: a pop and a
+///   return to the span clear it. So a free that finds the key in the block's
+///   second word is a second free of a block already in some thread's bin —
+///   "double free" — whichever thread binned it, with no lookup. (A live block
+///   holds the key only if the program copied it out of a freed block: the key
+///   is random per heap and odd, never a pointer the heap hands out.)
+/// - A block enters a bin only after the checks the span's bits would make:
+///   it is allocated (`index < freeindex` or its alloc bit) and not freed
+///   through the span (no remote-free bit; the local-free bits are written only
+///   for classes that are never binned), so every misuse report stays exact.
+/// - Only blocks of spans on a node in the cache's ``ThreadCache/objectNodes``
+///   enter its bins — the node it allocates from (any node under
+///   `.interleave`) — so a cross-node free still sends the block home.
+/// - A full bin returns half its blocks to their spans (the remote-free
+///   protocol, which is correct whoever owns the span); the thread's exit,
+///   ``Heap/flushThreadCache()``, ``Heap/releaseFreeMemory()`` and a move to
+///   another node return all of them.
+///
+/// Size: at most ``binBytes`` per class and ``maxObjects`` blocks (32 KiB,
+/// 128), so a thread holds at most about 1 MiB of freed blocks across all
+/// classes. The 8-byte class is never binned: it has no room for the key.
+enum ThreadObjectCache {
+    /// Bytes of blocks one bin may hold.
+    static var binBytes: Int { 32 << 10 }
+    /// Blocks one bin may hold.
+    static var maxObjects: Int { 128 }
+
+    /// The bin limit of `sizeClass`: 0 for classes under 16 bytes.
+    static func limit(sizeClass: Int) -> Int {
+        let size = SizeClassTable.size(of: sizeClass)
+        if size < 16 { return 0 }
+        return max(1, min(maxObjects, binBytes / size))
+    }
+
+    /// The nodes whose blocks a cache allocating from `node` may bin.
+    static func objectNodes(_ state: UnsafeMutablePointer<HeapState>, node: Int32) -> UInt64 {
+        state.pointee.placement.selection == .interleave ? ~0 : 1 << UInt64(node & 63)
+    }
+
+    /// A per-heap random key: the kernel's AT_RANDOM bytes (``ProcessRandom``), the clock and
+    /// `salt` mixed by splitmix64; odd, so never an address the heap hands out.
+    static func makeKey(salt: UInt) -> UInt {
+        var x = UInt64(salt) ^ ProcessRandom.seed
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        x ^= UInt64(truncatingIfNeeded: now.tv_nsec) &* 0x9E37_79B9_7F4A_7C15
+        x &+= 0x9E37_79B9_7F4A_7C15
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        x ^= x >> 31
+        return UInt(x) | 1
+    }
+
+    /// Nil when the block at `address`, object `index` of `span`, may enter a
+    /// bin: allocated, not freed through the span, not already binned.
+    @inline(__always)
+    static func refusal(_ span: SpanRef, _ index: Int, _ address: UInt, key: UInt) -> FreeRefusal? {
+        let w = index >> 6
+        let mask: UInt64 = 1 << UInt64(index & 63)
+        // freeindex first (acquire), then the bits: the remote-free ordering.
+        if _slowPath(index >= span.pointee.freeindex.load(ordering: .acquiring)
+                        && span.pointee.allocBits[w].load(ordering: .relaxed) & mask == 0) {
+            return .notAllocated
+        }
+        if _slowPath(span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0
+                        || UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == key) {
+            return .alreadyFreed
+        }
+        return nil
+    }
+
+    /// Pushes a checked block on its bin.
+    @inline(__always)
+    static func push(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ address: UInt, key: UInt) {
+        let block = UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped
+        block[0] = bin.pointee.head
+        block[1] = key
+        bin.pointee.head = address
+        bin.pointee.count &+= 1
+    }
+
+    /// Pops the most recently freed block of the bin; nil when it is empty.
+    @inline(__always)
+    static func pop(_ bin: UnsafeMutablePointer<FreeObjectBin>) -> UnsafeMutableRawPointer? {
+        let head = bin.pointee.head
+        guard let block = UnsafeMutablePointer<UInt>(bitPattern: head) else { return nil }
+        bin.pointee.head = block[0]
+        block[1] = 0
+        bin.pointee.count &-= 1
+        return UnsafeMutableRawPointer(block)
+    }
+}
+
+extension HeapCore {
+    /// The operations of an existing heap state (thread exit works from the state).
+    init(state: UnsafeMutablePointer<HeapState>) { self.state = state }
+
+    /// A free that does not go on a bin as it is: the class is never binned,
+    /// the block's node is not the cache's, or the bin is full.
+    @inline(never)
+    func freeUnbinned(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>,
+                      bin: UnsafeMutablePointer<FreeObjectBin>) {
+        if bin.pointee.limit == 0 {
+            // The 8-byte class: the span's own bits (local free bits when owned).
+            if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
+                if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
+            } else {
+                freeRemote(span, index: index, address: address)
+            }
+            return
+        }
+        if cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 == 0 {
+            freeRemote(span, index: index, address: address)  // Another node's block goes home.
+            return
+        }
+        let key = state.pointee.objectKey
+        if let refusal = ThreadObjectCache.refusal(span, index, address, key: key) {
+            HeapCore.refused(refusal, address, span, "deallocate")
+        }
+        returnObjects(bin, keeping: Int(bin.pointee.limit) / 2)
+        ThreadObjectCache.push(bin, address, key: key)
+    }
+
+    /// Returns blocks of `bin` to their spans until `keeping` are left.
+    func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int) {
+        while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.pop(bin) {
+            let address = UInt(bitPattern: block)
+            guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
+            let span = raw.assumingMemoryBound(to: Span.self)
+            freeRemote(span, index: span.pointee.objectIndex(of: address), address: address)
+        }
+    }
+
+    /// Returns every binned block of `cache` to its span.
+    func returnAllObjects(_ cache: UnsafeMutablePointer<ThreadCache>) {
+        let bins = ThreadCache.bins(cache)
+        for c in 1..<state.pointee.sizeClassCount where bins[c].count > 0 {
+            returnObjects(bins + c, keeping: 0)
+        }
+    }
+
+    /// Zeroes a block popped from a bin (a freed block always holds old data).
+    @inline(never)
+    func zeroBinned(_ block: UnsafeMutableRawPointer, sizeClass: Int) {
+        block.initializeMemory(as: UInt8.self, repeating: 0, count: SizeClassTable.size(of: sizeClass))
+    }
+}

@@ -9,10 +9,26 @@ extension HeapCore {
     ///
     /// A pointer this heap did not return — foreign, interior, already freed —
     /// stops the process with a message naming it; nothing is corrupted.
-    
     public func deallocate(_ pointer: UnsafeMutableRawPointer) {
         let address = UInt(bitPattern: pointer)
-        let (span, index) = resolve(address, operation: "deallocate")
+        guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
+        freeBlock(address, in: raw.assumingMemoryBound(to: Span.self))
+    }
+
+    /// Frees `pointer` when it lies in this heap's arenas (a block there is
+    /// checked as ``deallocate(_:)`` checks it); false, touching nothing, when
+    /// it does not. The malloc library's `free`: one arena-map lookup for both.
+    public func deallocateIfMapped(_ pointer: UnsafeMutableRawPointer) -> Bool {
+        let address = UInt(bitPattern: pointer)
+        guard let raw = state.pointee.arenas.spanOf(address) else { return false }
+        freeBlock(address, in: raw.assumingMemoryBound(to: Span.self))
+        return true
+    }
+
+    /// The free of the block at `address`, whose page's span record is `span`.
+    @inline(__always)
+    func freeBlock(_ address: UInt, in span: SpanRef) {
+        let index = check(address, in: span, operation: "deallocate")
         if _slowPath(span.pointee.spanClass.sizeClass == 0) {
             freeLarge(span)
             return
@@ -60,6 +76,14 @@ extension HeapCore {
             HeapCore.notOurs(address, operation)
         }
         let span = raw.assumingMemoryBound(to: Span.self)
+        return (span, check(address, in: span, operation: operation))
+    }
+
+    /// The object index of `address` in `span` (the record its page's span-map
+    /// entry names); stops the process when the span is not in use, does not
+    /// contain `address`, or `address` is not an object's base.
+    @inline(__always)
+    func check(_ address: UInt, in span: SpanRef, operation: StaticString) -> Int {
         if _slowPath(span.pointee.state.load(ordering: .acquiring) != SpanState.inUse.rawValue
                         || !span.pointee.contains(address)) {
             HeapCore.freedSpan(address, span, operation)
@@ -68,7 +92,7 @@ extension HeapCore {
         if _slowPath(span.pointee.objectAddress(index) != address) {
             HeapCore.interior(address, span, index, operation)
         }
-        return (span, index)
+        return index
     }
 
     @inline(never)

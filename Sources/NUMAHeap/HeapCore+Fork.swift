@@ -61,16 +61,6 @@ extension HeapCore {
         state.pointee.arenas.spanOf(UInt(bitPattern: pointer)) != nil
     }
 
-    /// ``deallocate(_:)`` when `pointer` lies in this heap's arenas (see
-    /// ``mapsAddress(_:)``); false, touching nothing, when it does not — so the
-    /// malloc library can report a foreign pointer in glibc's words. One call
-    /// for `free()`'s fast path.
-    public func deallocateIfMapped(_ pointer: UnsafeMutableRawPointer) -> Bool {
-        guard state.pointee.arenas.spanOf(UInt(bitPattern: pointer)) != nil else { return false }
-        deallocate(pointer)
-        return true
-    }
-
     /// The malloc library's exit summary, computed without allocating.
     public struct MallocSummary: Sendable {
         /// Blocks allocated and freed, all threads, exited ones included.

@@ -11,6 +11,7 @@
 #include "CNUMAHeapMalloc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -41,6 +42,20 @@ void numaheap_initialize(void);
 
 void numaheap_malloc_set_errno(int value) { errno = value; }
 
+// MARK: The heap's own fast paths (Sources/NUMAHeap/MallocEntryPoints.swift)
+
+// The heap's state once it is ready (NULL before): malloc and free call the
+// heap's C-callable fast paths with it directly, one call deep.
+void *numaheap_core_malloc(void *state, size_t size);
+bool numaheap_core_free(void *state, void *pointer);
+static void *numaheap_ready_state;
+
+void numaheap_malloc_set_ready_state(void *state) {
+    __atomic_store_n(&numaheap_ready_state, state, __ATOMIC_RELEASE);
+}
+
+static inline void *ready_state(void) { return __atomic_load_n(&numaheap_ready_state, __ATOMIC_ACQUIRE); }
+
 // MARK: The re-entrancy guard
 
 __thread int numaheap_malloc_depth __attribute__((tls_model("initial-exec")));
@@ -62,14 +77,20 @@ __attribute__((noinline)) static void *reentrant_allocate(size_t size, size_t al
 // library would go through the PLT; they share these static bodies instead.
 static inline void *malloc_impl(size_t size) {
     if (inside()) return reentrant_allocate(size, 16);
-    return GUARDED(numaheap_malloc(size));
+    void *state = ready_state();
+    numaheap_malloc_depth = 1;
+    void *p = __builtin_expect(state != NULL, 1) ? numaheap_core_malloc(state, size) : NULL;
+    if (__builtin_expect(p == NULL, 0)) p = numaheap_malloc(size);  // Not ready yet, or errno to set.
+    numaheap_malloc_depth = 0;
+    return p;
 }
 
 static inline void free_impl(void *pointer) {
     if (pointer == NULL) return;
     if (inside()) { numaheap_free_reentrant(pointer); return; }
+    void *state = ready_state();
     numaheap_malloc_depth = 1;
-    numaheap_free(pointer);
+    if (__builtin_expect(state == NULL || !numaheap_core_free(state, pointer), 0)) numaheap_free(pointer);
     numaheap_malloc_depth = 0;
 }
 

@@ -8,6 +8,7 @@ extension HeapState {
     /// folding its counters into the heap's.
     static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
         HeapCore(state: state).returnAllObjects(cache)
+        HeapCore(state: state).returnLargeSpans(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
         // The thread's page cache and span records go back to their node.
         let stash = ThreadSpanStash.of(cache)

@@ -18,6 +18,7 @@ extension HeapCore {
     /// Frees `pointer` when it lies in this heap's arenas (a block there is
     /// checked as ``deallocate(_:)`` checks it); false, touching nothing, when
     /// it does not. The malloc library's `free`: one arena-map lookup for both.
+    @inline(__always)
     public func deallocateIfMapped(_ pointer: UnsafeMutableRawPointer) -> Bool {
         let address = UInt(bitPattern: pointer)
         guard let raw = state.pointee.arenas.spanOf(address) else { return false }
@@ -30,7 +31,7 @@ extension HeapCore {
     func freeBlock(_ address: UInt, in span: SpanRef) {
         let index = check(address, in: span, operation: "deallocate")
         if _slowPath(span.pointee.spanClass.sizeClass == 0) {
-            freeLarge(span)
+            freeLarge(span, address: address)
             return
         }
         let cache = HeapState.currentCache(state)
@@ -60,12 +61,20 @@ extension HeapCore {
     }
 
     /// Frees a large block's span (Go's `freeSpan` for a large object).
+    /// The span is kept in the thread's ``ThreadLargeSpans`` when it fits.
     @inline(never)
-    func freeLarge(_ span: SpanRef) {
+    func freeLarge(_ span: SpanRef, address: UInt) {
+        // inUse → dead exactly once: a racing second free of the block loses here.
+        guard span.pointee.state.compareExchange(expected: SpanState.inUse.rawValue, desired: SpanState.dead.rawValue,
+                                                 ordering: .acquiringAndReleasing).exchanged else {
+            HeapCore.freedSpan(address, span, "deallocate")
+        }
         let cache = HeapState.currentCache(state)
         ThreadCache.count(cache.pointee.frees)
         ThreadCache.count(cache.pointee.largeBytesFreed, span.pointee.elemSize)
-        NodeSpanSource(state: state, node: Int(span.pointee.node)).freeSpan(span)
+        if !keepLargeSpan(span, cache: cache) {
+            NodeSpanSource(state: state, node: Int(span.pointee.node)).freeSpan(span)
+        }
     }
 
     /// The span and object index of a block's base address; stops the process
@@ -195,6 +204,7 @@ extension HeapCore {
     public func flushThreadCache() {
         guard let cache = HeapState.existingCache(state) else { return }
         returnAllObjects(cache)
+        returnLargeSpans(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
     }
 }

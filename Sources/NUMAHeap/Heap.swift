@@ -242,6 +242,14 @@ extension HeapCore {
         let alignmentPages = max(1, alignment / pageSize)
         let cache = HeapState.currentCache(state)
         chooseNode(cache)
+        if alignment <= pageSize, let span = reuseLargeSpan(pages: pages, node: cache.pointee.node, cache: cache) {
+            let bytes = span.pointee.pageCount * pageSize
+            ThreadCache.count(cache.pointee.mallocs)
+            ThreadCache.count(cache.pointee.largeBytesAllocated, bytes)
+            let p = UnsafeMutableRawPointer(bitPattern: span.pointee.startAddress)!
+            if zeroed { p.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }  // Freed memory is dirty.
+            return p
+        }
         let source = NodeSpanSource(state: state, node: Int(cache.pointee.node), cache: cache)
         guard let span = source.allocateSpan(pages: pages, alignmentPages: alignmentPages,
                                          spanClass: SpanClass(sizeClass: 0, noscan: true),

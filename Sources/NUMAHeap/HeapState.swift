@@ -46,6 +46,8 @@ struct HeapState: ~Copyable {
     /// The word a block's second word holds while it sits in a thread's
     /// free-object bin (``ThreadObjectCache``): random per heap, never 0.
     let objectKey: UInt
+    /// Blocks a thread's bin may hold, per size class (``ThreadObjectCache/limit(sizeClass:)``).
+    let objectLimits: UnsafeMutablePointer<Int32>
 
     let cacheLock: RawLock
     /// Counters folded in from retired caches: mallocs then frees per size class. Under `cacheLock`.
@@ -101,6 +103,7 @@ extension HeapState {
         let mutableOffset = layout; layout += round(MemoryLayout<HeapMutableFields>.stride)
         let lookupCount = 258 + (SizeClassTable.maxSmallSize - 1024 + 127) / 128 + 1
         let lookupOffset = layout; layout += round(lookupCount)
+        let limitsOffset = layout; layout += round(4 * sizeClassCount)
         let bytes = (layout + SystemMemory.physicalPageSize - 1) & ~(SystemMemory.physicalPageSize - 1)
         guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
         let arenas: ArenaMap<SystemAddressSpace>
@@ -128,8 +131,9 @@ extension HeapState {
             }
             (nodes + n).initialize(to: NodeHeap(node: Int32(n), pageSize: pageSize, lockStorage: lockStorage(), central: mine))
         }
-        precondition(MemoryLayout<ThreadSpanStash>.size <= ThreadCache.heapScratchBytes,
-                     "ThreadSpanStash outgrew ThreadCache.heapScratch")
+        precondition(MemoryLayout<ThreadSpanStash>.size <= ThreadLargeSpans.scratchOffset
+                        && ThreadLargeSpans.scratchOffset + MemoryLayout<ThreadLargeSpans>.size <= ThreadCache.heapScratchBytes,
+                     "ThreadSpanStash and ThreadLargeSpans outgrew ThreadCache.heapScratch")
         let emptyRaw = base + emptyOffset
         let empty = emptyRaw.bindMemory(to: Span.self, capacity: 1)
         empty.initialize(to: Span(bitmaps: emptyRaw + round(MemoryLayout<Span>.stride), bitmapWords: 1, recordBucket: 0))
@@ -145,6 +149,8 @@ extension HeapState {
         for i in 0..<(lookupCount - 258) {
             lookup[258 + i] = UInt8(SizeClassTable.sizeClass(for: min(1024 + i * 128, SizeClassTable.maxSmallSize)))
         }
+        let limits = (base + limitsOffset).bindMemory(to: Int32.self, capacity: sizeClassCount)
+        for c in 0..<sizeClassCount { limits[c] = c == 0 ? 0 : Int32(ThreadObjectCache.limit(sizeClass: c)) }
         let mutable = (base + mutableOffset).bindMemory(to: HeapMutableFields.self, capacity: 1)
         mutable.initialize(to: HeapMutableFields())
         let state = (base + stateOffset).bindMemory(to: HeapState.self, capacity: 1)
@@ -162,6 +168,7 @@ extension HeapState {
             emptySpan: empty,
             sizeClassLookup: lookup,
             objectKey: ThreadObjectCache.makeKey(salt: UInt(bitPattern: base)),
+            objectLimits: limits,
             cacheLock: RawLock(initializingAt: lockStorage()),
             retiredCounters: (base + countersOffset).bindMemory(to: Int.self, capacity: 2 * sizeClassCount),
             mutableFields: mutable,
@@ -219,7 +226,7 @@ extension HeapState {
         let cache = ThreadCache.initialize(at: raw, spanClassCount: state.pointee.spanClassCount,
                                            sizeClassCount: state.pointee.sizeClassCount,
                                            empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id,
-                                           objectLimit: ThreadObjectCache.limit(sizeClass:))
+                                           objectLimits: state.pointee.objectLimits)
         cache.pointee.objectNodes = ThreadObjectCache.objectNodes(state, node: node)
         cache.pointee.nextCache = UnsafeMutableRawPointer(fields.pointee.allCaches)
         fields.pointee.allCaches = cache

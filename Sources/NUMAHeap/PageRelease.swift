@@ -12,7 +12,10 @@ extension HeapCore {
     public func releaseFreeMemory() -> Int {
         // The calling thread's binned blocks, then the central lists' retained
         // empty spans, so their pages are free too.
-        if let cache = HeapState.existingCache(state) { returnAllObjects(cache) }
+        if let cache = HeapState.existingCache(state) {
+            returnAllObjects(cache)
+            returnLargeSpans(cache)
+        }
         releaseRetainedSpans()
         let s = state
         // Everything read from the heap's state goes into locals first: some

@@ -46,6 +46,7 @@ extension HeapCore {
     @inline(never)
     func moveCache(_ cache: UnsafeMutablePointer<ThreadCache>, to node: Int32) {
         returnAllObjects(cache)
+        returnLargeSpans(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
         let stashNode = Int(ThreadSpanStash.of(cache).pointee.node)
         NodeSpanSource(state: state, node: stashNode).drainThreadStash(cache)

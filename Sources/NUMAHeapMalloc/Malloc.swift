@@ -59,6 +59,7 @@ func initializeHeap() -> HeapCore? {
                 return nil
             }
             heapWord.store(unsafeBitCast(core, to: Int.self), ordering: .releasing)
+            numaheap_malloc_set_ready_state(core.cHandle)
             heapPhase.store(2, ordering: .releasing)
             if options.verbose != 0 { numaheap_malloc_print_options(&options) }
             return core

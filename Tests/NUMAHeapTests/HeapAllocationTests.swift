@@ -189,6 +189,36 @@ import Testing
         #expect(heap.statistics.liveObjects == seen.count)
     }
 
+    @Test func aFreedLargeSpanServesTheNextLargeBlockOfAboutItsSize() throws {
+        let heap = try Heap()
+        let p = try heap.allocate(byteCount: 100_000)
+        memset(p, 0xAB, 100_000)
+        heap.deallocate(p)
+        #expect(!heap.owns(p))  // Kept by the thread, but freed.
+        let smaller = try heap.allocate(byteCount: 40_000)  // Far smaller: not that span.
+        #expect(smaller != p)
+        let q = try heap.allocateZeroed(byteCount: 99_000)  // 13 pages, as p: the same span, zeroed.
+        #expect(q == p)
+        let bytes = q.assumingMemoryBound(to: UInt8.self)
+        #expect((0..<99_000).allSatisfy { bytes[$0] == 0 })
+        #expect(heap.usableSize(of: q) >= 99_000)
+        heap.deallocate(q); heap.deallocate(smaller)
+    }
+
+    @Test func freedLargeSpansKeptByAThreadAreBounded() throws {
+        let heap = try Heap()
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<16 { blocks.append(try heap.allocate(byteCount: 1 << 20)) }
+        let live = heap.statistics.inUseBytes
+        for p in blocks { heap.deallocate(p) }
+        let kept = heap.statistics.inUseBytes
+        // At most 2 MiB of freed large spans stay with the thread.
+        #expect(live - kept >= 14 << 20, "in use: \(live) live, \(kept) after the frees")
+        heap.flushThreadCache()
+        #expect(heap.statistics.inUseBytes <= kept - (2 << 20))
+        #expect(heap.statistics.liveObjects == 0)
+    }
+
     @Test func statisticsAddUp() throws {
         let heap = try Heap()
         var expectedBytes = 0

@@ -132,4 +132,14 @@ import Testing
         }
         #expect(Self.stderrText(r).contains("double free of a block of size 8"))
     }
+    @Test func reallocateOfAFreedLargeBlockKeptByTheThread() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let p = try heap.allocate(byteCount: 100_000)
+            heap.deallocate(p)  // Kept for reuse (ThreadLargeSpans), but freed.
+            _ = try heap.reallocate(p, byteCount: 200_000)
+        }
+        #expect(Self.stderrText(r).contains("NUMAHeap: reallocate(0x"))
+        #expect(Self.stderrText(r).contains("pointer into freed memory"))
+    }
 }

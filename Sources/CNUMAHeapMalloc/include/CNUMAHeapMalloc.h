@@ -14,6 +14,7 @@ extern "C" {
 
 /// Sets errno (Swift's `errno` setter is fine too; this one is certain to inline).
 void numaheap_malloc_set_errno(int value);
+void numaheap_malloc_set_ready_state(void *state);
 
 // MARK: Re-entrancy guard
 //

@@ -48,7 +48,7 @@ public struct ThreadCache: ~Copyable {
     public let heapScratch: UnsafeMutableRawPointer
 
     /// Bytes of ``heapScratch``.
-    public static var heapScratchBytes: Int { 512 }
+    public static var heapScratchBytes: Int { 1024 }
     /// True once the thread has exited; the heap recycles it. Under the heap's cache lock.
     public var retired: Bool = false
     /// Bit *n* set: objects of spans on node *n* may enter this cache's
@@ -74,14 +74,15 @@ public struct ThreadCache: ~Copyable {
 
     /// Initialises a cache record in place at `address` (``recordBytes`` bytes of
     /// zeroed, mapped memory); every span slot points at `empty`, every bin is
-    /// empty with the limit `objectLimit(sizeClass)` (0: the class is never binned).
+    /// empty with the limit `objectLimits[sizeClass]` (0: the class is never
+    /// binned; no table: no class is).
     public static func initialize(at address: UnsafeMutableRawPointer, spanClassCount: Int, sizeClassCount: Int,
                                   empty: SpanRef, node: Int32, heapID: UInt,
-                                  objectLimit: (_ sizeClass: Int) -> Int = { _ in 0 }) -> UnsafeMutablePointer<ThreadCache> {
+                                  objectLimits: UnsafePointer<Int32>? = nil) -> UnsafeMutablePointer<ThreadCache> {
         let binBytes = (MemoryLayout<FreeObjectBin>.stride * sizeClassCount + 63) & ~63
         let bins = (address + headerBytes).bindMemory(to: FreeObjectBin.self, capacity: sizeClassCount)
         for c in 0..<sizeClassCount {
-            (bins + c).initialize(to: FreeObjectBin(head: 0, count: 0, limit: Int32(c == 0 ? 0 : objectLimit(c))))
+            (bins + c).initialize(to: FreeObjectBin(head: 0, count: 0, limit: c == 0 ? 0 : objectLimits?[c] ?? 0))
         }
         let header = headerBytes + binBytes
         let spans = (address + header).bindMemory(to: SpanRef.self, capacity: spanClassCount)

@@ -1,0 +1,34 @@
+/// C-callable fast paths for the malloc library (Sources/CNUMAHeapMalloc):
+/// its `malloc` and `free` call these directly, so one call separates a C
+/// program's `malloc` from the heap's inlined fast path (through the Swift
+/// wrappers it was three: C → `numaheap_malloc` → a merged thunk →
+/// `HeapCore.allocate`, which cannot inline across the module boundary).
+///
+/// `state` is ``HeapCore/cHandle`` of a live heap. Neither function reports an
+/// error: a nil/false answer sends the C side to the library's full path,
+/// which sets `errno` or reports the pointer. They allocate nothing on the
+/// Swift heap and run no lazy initialiser (the library's CI call-graph check
+/// walks them as it walks everything reachable from `malloc`).
+
+/// `malloc(size)` on the heap at `state`: a 16-byte-aligned block, or nil when
+/// the request fails (too large, out of memory) — the caller then takes the
+/// path that sets `errno`.
+@_cdecl("numaheap_core_malloc")
+public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int) -> UnsafeMutableRawPointer? {
+    let core = HeapCore(state: state.assumingMemoryBound(to: HeapState.self))
+    do { return try core.allocate(byteCount: size, alignment: 16, zeroed: false) } catch { return nil }
+}
+
+/// `free(pointer)` on the heap at `state` when `pointer` lies in its arenas
+/// (checked as ``HeapCore/deallocate(_:)`` checks it); false, touching
+/// nothing, when it does not — the caller then reports a foreign pointer.
+@_cdecl("numaheap_core_free")
+public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer) -> Bool {
+    HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer)
+}
+
+extension HeapCore {
+    /// The heap's state as an untyped pointer, for ``numaheap_core_malloc(_:_:)``
+    /// and ``numaheap_core_free(_:_:)``.
+    public var cHandle: UnsafeMutableRawPointer { UnsafeMutableRawPointer(state) }
+}

@@ -42,7 +42,7 @@ extension HeapCore {
         if _fastPath(bin.pointee.count < bin.pointee.limit
                         && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0) {
             let key = state.pointee.objectKey
-            if let refusal = ThreadObjectCache.refusal(span, index, address, key: key) {
+            if let refusal = ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) {
                 HeapCore.refused(refusal, address, span, "deallocate")
             }
             ThreadObjectCache.push(bin, address, key: key)
@@ -164,7 +164,7 @@ extension HeapCore {
         let fitsInPlace: Bool
         if span.pointee.spanClass.sizeClass == 0 {
             let pageSize = state.pointee.pageSize
-            fitsInPlace = (size + pageSize - 1) / pageSize == span.pointee.pageCount
+            fitsInPlace = ThreadLargeSpans.spanPages(for: (size + pageSize - 1) / pageSize) == span.pointee.pageCount
         } else {
             fitsInPlace = size <= usable && SizeClassTable.sizeClass(for: size) == span.pointee.spanClass.sizeClass
         }

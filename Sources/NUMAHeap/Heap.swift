@@ -238,7 +238,7 @@ extension HeapCore {
     /// A block with a span of its own (Go's `largeAlloc`).
     func allocateLarge(byteCount: Int, alignment: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
         let pageSize = state.pointee.pageSize
-        let pages = (byteCount + pageSize - 1) / pageSize
+        let pages = ThreadLargeSpans.spanPages(for: (byteCount + pageSize - 1) / pageSize)
         let alignmentPages = max(1, alignment / pageSize)
         let cache = HeapState.currentCache(state)
         chooseNode(cache)

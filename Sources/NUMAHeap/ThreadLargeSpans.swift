@@ -28,9 +28,10 @@ import Synchronization
 ///   ``maxBytes`` in all: a span that does not fit goes back to the page heap
 ///   at once. The thread's exit, ``Heap/flushThreadCache()``,
 ///   ``Heap/releaseFreeMemory()`` and a move to another node return them all.
-/// - A reuse takes the smallest cached span of the node with at least the
-///   pages asked and at most 1/8 more, so the waste is bounded as Go's size
-///   classes bound it.
+/// - Large spans up to ``maxSpanPages`` are rounded to classes
+///   (``spanPages(for:)``), and a reuse takes the smallest cached span of the
+///   node with at least the pages asked and at most 1/8 more — in practice
+///   one of the request's own class.
 /// - Statistics count the block as freed at once; its pages count as in use
 ///   until the span goes back.
 struct ThreadLargeSpans {
@@ -44,6 +45,19 @@ struct ThreadLargeSpans {
     static var maxSpanPages: Int { 128 }
     /// Bytes kept at most, all spans together.
     static var maxBytes: Int { 2 << 20 }
+
+    /// The pages of a large span for a request of `pages` pages: up to
+    /// ``maxSpanPages``, rounded up to a quarter of the power of two below
+    /// (5, 6, 7, 8, 10, 12, 14, 16, 20, … pages: jemalloc's large-class spacing),
+    /// so a kept span serves every request of its class rather than only its
+    /// own page count; at most 25 % more address space per block, and pages the
+    /// program never writes are never resident. Larger spans are not kept and
+    /// not rounded.
+    static func spanPages(for pages: Int) -> Int {
+        if pages <= 4 || pages > maxSpanPages { return pages }
+        let step = (1 << (Int.bitWidth - 1 - (pages - 1).leadingZeroBitCount)) >> 2
+        return (pages + step - 1) & ~(step - 1)
+    }
 
     /// Offset in the cache record's scratch area (after ``ThreadSpanStash``).
     static var scratchOffset: Int { 512 }

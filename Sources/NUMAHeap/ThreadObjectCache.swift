@@ -28,13 +28,14 @@ import SpanCore
 ///   is random per heap and odd, never a pointer the heap hands out.)
 /// - A block enters a bin only after the checks the span's bits would make:
 ///   it is allocated (`index < freeindex` or its alloc bit) and not freed
-///   through the span (no remote-free bit; the local-free bits are written only
-///   for classes that are never binned), so every misuse report stays exact.
+///   through the span (no remote-free bit, and no local-free bit when the
+///   calling thread owns the span — only the owner reads or writes those), so
+///   every misuse report stays exact.
 /// - Only blocks of spans on a node in the cache's ``ThreadCache/objectNodes``
 ///   enter its bins — the node it allocates from (any node under
 ///   `.interleave`) — so a cross-node free still sends the block home.
-/// - A full bin returns half its blocks to their spans (the remote-free
-///   protocol, which is correct whoever owns the span); the thread's exit,
+/// - A full bin returns half its blocks to their spans — the local free bits
+///   of spans the thread owns, the remote-free protocol for the rest; the thread's exit,
 ///   ``Heap/flushThreadCache()``, ``Heap/releaseFreeMemory()`` and a move to
 ///   another node return all of them.
 ///
@@ -76,7 +77,8 @@ enum ThreadObjectCache {
     /// Nil when the block at `address`, object `index` of `span`, may enter a
     /// bin: allocated, not freed through the span, not already binned.
     @inline(__always)
-    static func refusal(_ span: SpanRef, _ index: Int, _ address: UInt, key: UInt) -> FreeRefusal? {
+    static func refusal(_ span: SpanRef, _ index: Int, _ address: UInt, key: UInt,
+                        cache: UnsafeMutablePointer<ThreadCache>) -> FreeRefusal? {
         let w = index >> 6
         let mask: UInt64 = 1 << UInt64(index & 63)
         // freeindex first (acquire), then the bits: the remote-free ordering.
@@ -86,6 +88,12 @@ enum ThreadObjectCache {
         }
         if _slowPath(span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0
                         || UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == key) {
+            return .alreadyFreed
+        }
+        // The local free bits are the owner's: only it may read them, and only
+        // it sets them (a bin returning blocks of the thread's own span).
+        if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache)
+            && _slowPath(span.pointee.localFreeBits[w] & mask != 0) {
             return .alreadyFreed
         }
         return nil
@@ -136,20 +144,27 @@ extension HeapCore {
             return
         }
         let key = state.pointee.objectKey
-        if let refusal = ThreadObjectCache.refusal(span, index, address, key: key) {
+        if let refusal = ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) {
             HeapCore.refused(refusal, address, span, "deallocate")
         }
-        returnObjects(bin, keeping: Int(bin.pointee.limit) / 2)
+        returnObjects(bin, keeping: Int(bin.pointee.limit) / 2, cache: cache)
         ThreadObjectCache.push(bin, address, key: key)
     }
 
-    /// Returns blocks of `bin` to their spans until `keeping` are left.
-    func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int) {
+    /// Returns blocks of `bin` to their spans until `keeping` are left: into
+    /// the local free bits of a span `cache` owns (no atomic), else through
+    /// the remote-free protocol.
+    func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int, cache: UnsafeMutablePointer<ThreadCache>) {
         while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.pop(bin) {
             let address = UInt(bitPattern: block)
             guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
             let span = raw.assumingMemoryBound(to: Span.self)
-            freeRemote(span, index: span.pointee.objectIndex(of: address), address: address)
+            let index = span.pointee.objectIndex(of: address)
+            if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
+                if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
+            } else {
+                freeRemote(span, index: index, address: address)
+            }
         }
     }
 
@@ -157,7 +172,7 @@ extension HeapCore {
     func returnAllObjects(_ cache: UnsafeMutablePointer<ThreadCache>) {
         let bins = ThreadCache.bins(cache)
         for c in 1..<state.pointee.sizeClassCount where bins[c].count > 0 {
-            returnObjects(bins + c, keeping: 0)
+            returnObjects(bins + c, keeping: 0, cache: cache)
         }
     }
 

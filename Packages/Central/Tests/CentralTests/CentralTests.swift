@@ -192,3 +192,45 @@ struct TestDirectory: CentralDirectory {
         #expect(central.pointee.spans.pointee.full.count == 0)
     }
 }
+
+@Suite struct FreeObjectBinTests {
+    @Test func binsSitAfterTheHeaderWithTheLimitsGivenAndEverythingElseIntact() {
+        let n = SizeClasses.count, spanClasses = SpanClass.count(sizeClasses: n)
+        let bytes = ThreadCache.recordBytes(spanClassCount: spanClasses, sizeClassCount: n)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0xEE, count: bytes)  // No zeroed memory to hide behind.
+        defer { raw.deallocate() }
+        let limits = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        defer { limits.deallocate() }
+        for c in 0..<n { limits[c] = Int32(c * 2) }
+        let empty = UnsafeMutableRawPointer(bitPattern: 0x1000)!.assumingMemoryBound(to: Span.self)
+        let cache = ThreadCache.initialize(at: raw, spanClassCount: spanClasses, sizeClassCount: n,
+                                           empty: empty, node: 3, heapID: 9, objectLimits: limits)
+        let bins = ThreadCache.bins(cache)
+        #expect(UnsafeMutableRawPointer(bins) == raw + ThreadCache.headerBytes)
+        #expect(bins[0].limit == 0)  // Class 0 (large) has no bin, whatever the table says.
+        for c in 1..<n {
+            #expect(bins[c].head == 0 && bins[c].count == 0 && bins[c].limit == Int32(c * 2))
+        }
+        // The bins do not overlap the span slots, the counters or the scratch area.
+        let binsEnd = UnsafeMutableRawPointer(bins + n)
+        #expect(UnsafeMutableRawPointer(cache.pointee.spans) >= binsEnd)
+        for s in 0..<spanClasses { #expect(cache.pointee.spans[s] == empty) }
+        for c in 0..<n { #expect(cache.pointee.mallocs[c].load(ordering: .relaxed) == 0) }
+        let scratch = cache.pointee.heapScratch.assumingMemoryBound(to: UInt8.self)
+        #expect((0..<ThreadCache.heapScratchBytes).allSatisfy { scratch[$0] == 0 })
+        #expect(cache.pointee.heapScratch + ThreadCache.heapScratchBytes <= raw + bytes)
+        #expect(cache.pointee.objectNodes == ~0)
+    }
+
+    @Test func withoutATableNoClassIsBinned() {
+        let n = SizeClasses.count, spanClasses = SpanClass.count(sizeClasses: n)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: ThreadCache.recordBytes(spanClassCount: spanClasses, sizeClassCount: n),
+                                                   alignment: 64)
+        defer { raw.deallocate() }
+        let empty = UnsafeMutableRawPointer(bitPattern: 0x1000)!.assumingMemoryBound(to: Span.self)
+        let cache = ThreadCache.initialize(at: raw, spanClassCount: spanClasses, sizeClassCount: n,
+                                           empty: empty, node: 0, heapID: 1)
+        #expect((0..<n).allSatisfy { ThreadCache.bins(cache)[$0].limit == 0 })
+    }
+}

@@ -17,6 +17,7 @@ demangle() { swift demangle --simplified; }
 
 ALLOCATE='$s8NUMAHeap4HeapC8allocate9byteCount9alignmentSvSi_SitAA0B5ErrorOYKF'
 DEALLOCATE='$s8NUMAHeap4HeapC10deallocateyySvF'
+CORE_DEALLOCATE='$s8NUMAHeap8HeapCoreV10deallocateyySvF'
 status=0
 
 body() {
@@ -27,7 +28,7 @@ body() {
         --stop-address="$(printf '0x%x' $((0x$addr + 0x$size)))" | demangle
 }
 
-for sym in "$ALLOCATE" "$DEALLOCATE"; do
+for sym in "$ALLOCATE" "$DEALLOCATE" "$CORE_DEALLOCATE"; do
     name=$(echo "$sym" | demangle)
     text=$(body "$sym")
     echo "== $name: $(echo "$text" | grep -c '^ ') instructions in the function, calls:"
@@ -56,7 +57,7 @@ def count(sym, skip):
     return n
 gdb.execute("set pagination off")
 a = count("$ALLOCATE", 300)
-d = count("$DEALLOCATE", 100)
+d = count("$CORE_DEALLOCATE", 100)
 print("COUNT allocate(byteCount: 64, alignment: 16) fast path: %d instructions, entry to return" % a)
 print("COUNT deallocate(_:) of a 64-byte block, local free: %d instructions, entry to return" % d)
 gdb.execute("kill")

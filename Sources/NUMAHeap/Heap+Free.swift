@@ -148,16 +148,12 @@ extension HeapCore {
         guard byteCount >= 0, byteCount <= Heap.maximumByteCount else { throw .invalidSize(byteCount) }
         // A live check: the block must be allocated, not freed.
         if span.pointee.spanClass.sizeClass != 0 {
-            let w = index >> 6
-            let mask: UInt64 = 1 << UInt64(index & 63)
-            let allocated = span.pointee.allocBits[w].load(ordering: .relaxed) & mask != 0
-                || index < span.pointee.freeindex.load(ordering: .acquiring)
-            let binned = span.pointee.elemSize >= 16
-                && UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == state.pointee.objectKey
-            let freed = binned || (span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0)
-                || (span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: HeapState.currentCache(state))
-                    && span.pointee.localFreeBits[w] & mask != 0)
-            if !allocated || freed { HeapCore.refused(freed ? .alreadyFreed : .notAllocated, address, span, "reallocate") }
+            // The 8-byte class has no second word (and is never binned).
+            let binned = span.pointee.elemSize >= 16 && ThreadObjectCache.isBinned(address, key: state.pointee.objectKey)
+            if let refusal = binned ? .alreadyFreed
+                : ThreadObjectCache.spanRefusal(span, index, cache: HeapState.currentCache(state)) {
+                HeapCore.refused(refusal, address, span, "reallocate")
+            }
         }
         let usable = span.pointee.elemSize
         let size = max(byteCount, 1)

@@ -79,6 +79,17 @@ enum ThreadObjectCache {
     @inline(__always)
     static func refusal(_ span: SpanRef, _ index: Int, _ address: UInt, key: UInt,
                         cache: UnsafeMutablePointer<ThreadCache>) -> FreeRefusal? {
+        if let refusal = spanRefusal(span, index, cache: cache) { return refusal }
+        if _slowPath(isBinned(address, key: key)) { return .alreadyFreed }
+        return nil
+    }
+
+    /// What the span's bits say against freeing object `index` now: not
+    /// allocated (neither below `freeindex` nor its alloc bit), or already
+    /// freed (its remote-free bit, or its local-free bit when `cache` owns the
+    /// span — only the owner may read those). Nil when neither.
+    @inline(__always)
+    static func spanRefusal(_ span: SpanRef, _ index: Int, cache: UnsafeMutablePointer<ThreadCache>) -> FreeRefusal? {
         let w = index >> 6
         let mask: UInt64 = 1 << UInt64(index & 63)
         // freeindex first (acquire), then the bits: the remote-free ordering.
@@ -86,17 +97,19 @@ enum ThreadObjectCache {
                         && span.pointee.allocBits[w].load(ordering: .relaxed) & mask == 0) {
             return .notAllocated
         }
-        if _slowPath(span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0
-                        || UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == key) {
-            return .alreadyFreed
-        }
-        // The local free bits are the owner's: only it may read them, and only
-        // it sets them (a bin returning blocks of the thread's own span).
+        if _slowPath(span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask != 0) { return .alreadyFreed }
         if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache)
             && _slowPath(span.pointee.localFreeBits[w] & mask != 0) {
             return .alreadyFreed
         }
         return nil
+    }
+
+    /// True when the block at `address` (of a class of at least 16 bytes) sits
+    /// in some thread's bin: its second word is the heap's key.
+    @inline(__always)
+    static func isBinned(_ address: UInt, key: UInt) -> Bool {
+        UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == key
     }
 
     /// Pushes a checked block on its bin.
@@ -131,12 +144,7 @@ extension HeapCore {
     func freeUnbinned(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>,
                       bin: UnsafeMutablePointer<FreeObjectBin>) {
         if bin.pointee.limit == 0 {
-            // The 8-byte class: the span's own bits (local free bits when owned).
-            if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
-                if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
-            } else {
-                freeRemote(span, index: index, address: address)
-            }
+            freeThroughSpan(span, index: index, address: address, cache: cache)  // The 8-byte class.
             return
         }
         if cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 == 0 {
@@ -159,12 +167,17 @@ extension HeapCore {
             let address = UInt(bitPattern: block)
             guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
             let span = raw.assumingMemoryBound(to: Span.self)
-            let index = span.pointee.objectIndex(of: address)
-            if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
-                if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
-            } else {
-                freeRemote(span, index: index, address: address)
-            }
+            freeThroughSpan(span, index: span.pointee.objectIndex(of: address), address: address, cache: cache)
+        }
+    }
+
+    /// Frees object `index` of `span` in the span's bits: the local free bits
+    /// when `cache` owns the span (no atomic), else the remote-free protocol.
+    func freeThroughSpan(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>) {
+        if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
+            if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
+        } else {
+            freeRemote(span, index: index, address: address)
         }
     }
 

@@ -33,15 +33,72 @@ public typealias SpanRef = UnsafeMutablePointer<Span>
 /// alloc bits that now record the object, and a reader that sees the old
 /// ``freeindex`` judges by the old, equally valid, state.
 public struct Span: ~Copyable {
+    // Field order is for the caches: the first 64 bytes hold everything a
+    // free's checks and an allocation's fast path read (state, class, node,
+    // bounds, divmagic, freeindex, allocCache, nelems), the next 64 the bitmap
+    // pointers and the owner, so a free of a block in a span not recently
+    // touched costs two cache lines of the record, not three. The first field
+    // is an atomic `let`: it is never formally modified (atomic operations
+    // borrow), so whole-span borrows by remote threads never overlap a
+    // modification at the span's address. Who writes each field is in its
+    // comment and the type's documentation: the layout once, by `initialize`
+    // under the heap lock; the allocation state by the owner only; the links
+    // under their list's lock.
+
+    // MARK: Read by every free and allocation (first cache line).
+
+    /// ``SpanState`` raw value, read atomically by the free path.
+    public let state: Atomic<UInt8>
+    /// Size class and noscan bit.
+    public var spanClass: SpanClass
+    /// NUMA node of the span's pages.
+    public var node: Int32
+    /// Address of the first byte of the span.
+    public var startAddress: UInt
+    /// One past the last object: `startAddress + nelems * elemSize`.
+    public var limit: UInt
+    /// Size of each object (the whole span for a large object).
+    public var elemSize: Int
+    /// `⌊(2³² − 1) / elemSize⌋ + 1`: the object index of a byte offset `o` is
+    /// `(o * divMul32) >> 32` for every offset in the span (checked exhaustively by
+    /// SpanCore's tests).
+    public var divMul32: UInt64
+    /// Index at which the next search for a free object starts. Every object
+    /// below it was allocated or known to be not free at the last sweep. Stored
+    /// with release ordering so remote frees can validate against it.
+    public let freeindex: Atomic<Int>
+    /// The complement of the alloc bits from `freeindex`'s 64-bit word, shifted so
+    /// that bit 0 is object `freeindex`: a 1 bit is a free object. Owner only;
+    /// relaxed atomic accesses (plain moves) so that no method needs to mutate the
+    /// span as a whole while other threads read it.
+    public let allocCache: Atomic<UInt64>
+    /// Number of objects.
+    public var nelems: Int
+
+    // MARK: Bitmaps and ownership (second cache line).
+
+    /// Alloc bits: 1 = allocated at the last sweep. Owner-written; read by remote frees.
+    public var allocBits: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Objects freed by the owner since the last sweep. Owner only.
+    public var localFreeBits: UnsafeMutablePointer<UInt64>
+    /// Objects freed by other threads since the last sweep. Any thread sets
+    /// bits atomically; the sweeper exchanges whole words with zero.
+    public var remoteFreeBits: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Address of the owning thread cache, or 0 when the span is on its central list.
+    public let owner: Atomic<UInt>
+    /// Objects allocated (as of the owner's view). Read racily by remote frees
+    /// deciding whether to take the central lock.
+    public let allocCount: Atomic<Int>
+    /// Number of bits set in ``remoteFreeBits``.
+    public let remoteFreeCount: Atomic<Int>
     /// Bumped (under the span's central list's lock) when the span is retired —
     /// about to go back to the page heap — so that a thread that freed an object
     /// and then looks at the span again can tell, under that lock, whether the
     /// span is still the one it freed into (see ``CentralList``). Read atomically.
-    ///
-    /// It is the first field on purpose: it is never formally modified (atomic
-    /// operations borrow), so whole-span borrows by remote threads never overlap a
-    /// modification at the span's address.
     public let incarnation: Atomic<UInt64>
+    /// True when the span's memory may hold old data and must be zeroed before
+    /// an object is handed out zeroed (Go's `needzero`). Owner-written, relaxed.
+    public let needzero: Atomic<Bool>
 
     // MARK: List links — written under the lock of the list the span is on.
 
@@ -52,64 +109,14 @@ public struct Span: ~Copyable {
     /// The list the span is on, or nil (checked by ``SpanList``'s invariants).
     public var list: UnsafeMutableRawPointer?
 
-    // MARK: Layout — written once by `initialize` under the heap lock, then read-only.
+    // MARK: The rest of the layout, GC state.
 
-    /// Address of the first byte of the span.
-    public var startAddress: UInt
     /// Number of pages.
     public var pageCount: Int
-    /// Size class and noscan bit.
-    public var spanClass: SpanClass
-    /// Size of each object (the whole span for a large object).
-    public var elemSize: Int
-    /// Number of objects.
-    public var nelems: Int
-    /// One past the last object: `startAddress + nelems * elemSize`.
-    public var limit: UInt
-    /// `⌊(2³² − 1) / elemSize⌋ + 1`: the object index of a byte offset `o` is
-    /// `(o * divMul32) >> 32` for every offset in the span (checked exhaustively by
-    /// SpanCore's tests).
-    public var divMul32: UInt64
-    /// NUMA node of the span's pages.
-    public var node: Int32
     /// Words in each of the span's bitmaps: `⌈nelems / 64⌉`.
     public var bitmapWords: Int32
     /// Which record size the span struct came from (``SpanRecordAllocator``).
     public var recordBucket: Int32
-    /// True when the span's memory may hold old data and must be zeroed before
-    /// an object is handed out zeroed (Go's `needzero`). Owner-written, relaxed.
-    public let needzero: Atomic<Bool>
-
-    // MARK: Allocation state — owner only (see the type's documentation).
-
-    /// Index at which the next search for a free object starts. Every object
-    /// below it was allocated or known to be not free at the last sweep. Stored
-    /// with release ordering so remote frees can validate against it.
-    public let freeindex: Atomic<Int>
-    /// The complement of the alloc bits from `freeindex`'s 64-bit word, shifted so
-    /// that bit 0 is object `freeindex`: a 1 bit is a free object. Owner only;
-    /// relaxed atomic accesses (plain moves) so that no method needs to mutate the
-    /// span as a whole while other threads read it.
-    public let allocCache: Atomic<UInt64>
-    /// Objects allocated (as of the owner's view). Read racily by remote frees
-    /// deciding whether to take the central lock.
-    public let allocCount: Atomic<Int>
-    /// Alloc bits: 1 = allocated at the last sweep. Owner-written; read by remote frees.
-    public var allocBits: UnsafeMutablePointer<Atomic<UInt64>>
-    /// Objects freed by the owner since the last sweep. Owner only.
-    public var localFreeBits: UnsafeMutablePointer<UInt64>
-    /// Objects freed by other threads since the last sweep. Any thread sets
-    /// bits atomically; the sweeper exchanges whole words with zero.
-    public var remoteFreeBits: UnsafeMutablePointer<Atomic<UInt64>>
-    /// Number of bits set in ``remoteFreeBits``.
-    public let remoteFreeCount: Atomic<Int>
-    /// Address of the owning thread cache, or 0 when the span is on its central list.
-    public let owner: Atomic<UInt>
-
-    // MARK: State
-
-    /// ``SpanState`` raw value, read atomically by the free path.
-    public let state: Atomic<UInt8>
     /// Sweep generation (Go's `sweepgen`), used by CollectedHeap.
     public let sweepgen: Atomic<UInt32>
     /// Mark bits (CollectedHeap), from GCBits. Nil in the manual heap.

@@ -13,7 +13,7 @@
 /// `malloc(size)` on the heap at `state`: a 16-byte-aligned block, or nil when
 /// the request fails (too large, out of memory) — the caller then takes the
 /// path that sets `errno`.
-@_cdecl("numaheap_core_malloc")
+@_cdecl("numaheap_core_malloc") @inline(__always)
 public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int) -> UnsafeMutableRawPointer? {
     let core = HeapCore(state: state.assumingMemoryBound(to: HeapState.self))
     do { return try core.allocate(byteCount: size, alignment: 16, zeroed: false) } catch { return nil }
@@ -22,7 +22,7 @@ public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int) 
 /// `free(pointer)` on the heap at `state` when `pointer` lies in its arenas
 /// (checked as ``HeapCore/deallocate(_:)`` checks it); false, touching
 /// nothing, when it does not — the caller then reports a foreign pointer.
-@_cdecl("numaheap_core_free")
+@_cdecl("numaheap_core_free") @inline(__always)
 public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer) -> Bool {
     HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer)
 }

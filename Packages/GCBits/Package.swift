@@ -12,6 +12,6 @@ let package = Package(
     ],
     targets: [
         .target(name: "GCBits", dependencies: [.product(name: "Platform", package: "Platform")]),
-        .testTarget(name: "GCBitsTests", dependencies: ["GCBits"]),
+        .testTarget(name: "GCBitsTests", dependencies: ["GCBits", .product(name: "Platform", package: "Platform")]),
     ]
 )

@@ -12,6 +12,6 @@ let package = Package(
     ],
     targets: [
         .target(name: "PageAlloc", dependencies: [.product(name: "Platform", package: "Platform")]),
-        .testTarget(name: "PageAllocTests", dependencies: ["PageAlloc"]),
+        .testTarget(name: "PageAllocTests", dependencies: ["PageAlloc", .product(name: "Platform", package: "Platform")]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PageAlloc
+import Platform
 
 /// `numaheap bench-pagealloc`: the cost of PageAlloc's allocate + free as the
 /// grown space rises from 256 MiB to 1 TiB, fragmented so that about half the
@@ -54,8 +55,8 @@ struct PageAllocScalingCommand: ParsableCommand {
                 a.grow(base: base + UInt(grown), bytes: min(arena, space - grown))
                 grown += min(arena, space - grown)
             }
-            var rng = SplitMix(state: seed)
-            fragment(&a, &rng)
+            var rng = SplitMix64(seed: seed)
+            fragment(&a, &rng, seed: seed)
             let setup = seconds(ContinuousClock.now - t0)
             let allocated = 1 - Double(a.freePages) / Double(a.grownPages)
 
@@ -82,7 +83,7 @@ struct PageAllocScalingCommand: ParsableCommand {
     /// Fills the space with runs of 2^u pages (u uniform in 0...12), then frees
     /// each run with probability 1/2: about half the pages stay allocated, in
     /// holes and islands of every size from 1 to several thousand pages.
-    func fragment(_ a: inout PageAllocator, _ rng: inout SplitMix) {
+    func fragment(_ a: inout PageAllocator, _ rng: inout SplitMix64, seed: UInt64) {
         var runs: [(UInt, Int)] = []
         runs.reserveCapacity(a.grownPages / 500)
         var n = 1 << Int(rng.next() % 13)
@@ -98,7 +99,7 @@ struct PageAllocScalingCommand: ParsableCommand {
         }
         // A second generator decides the frees, so that every space size gets
         // the same pattern from the bottom up and differs only in its extent.
-        var coin = SplitMix(state: rng.state0 ^ 0xF1EE_F1EE)
+        var coin = SplitMix64(seed: seed ^ 0xF1EE_F1EE)
         for (b, k) in runs where coin.next() & 1 == 0 { a.free(base: b, pages: k) }
     }
 
@@ -138,19 +139,6 @@ struct PageAllocScalingCommand: ParsableCommand {
         a.flush(&cache)
         if failures > 0 { print("  (\(pages) pages via cache: \(failures) allocations failed)") }
         return t * 1e9 / Double(iterations)
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    let state0: UInt64
-    init(state: UInt64) { self.state = state; state0 = state }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

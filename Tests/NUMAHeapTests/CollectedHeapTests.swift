@@ -1,20 +1,8 @@
 import Dispatch
 import Glibc
 import NUMAHeap
+import Platform
 import Testing
-
-/// Deterministic random numbers (SplitMix64), so failures reproduce.
-struct CollectedRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Hands non-Sendable test values to worker threads (each thread writes only its own slots).
 struct Shared<T>: @unchecked Sendable {
@@ -28,7 +16,7 @@ struct Shared<T>: @unchecked Sendable {
     /// once (the freed counts add up; freed memory is reused only after).
     @Test(arguments: [UInt64(1), 2, 3])
     func randomGraphsKeepReachableAndFreeTheRest(seed: UInt64) throws {
-        var rng = CollectedRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let heap = try CollectedHeap()
         let rt = ToyRuntime(heap: heap)
         var all: [UnsafeMutableRawPointer] = []

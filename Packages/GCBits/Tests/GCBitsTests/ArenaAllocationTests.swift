@@ -1,5 +1,6 @@
 import Glibc
 import GCBits
+import Platform
 import Testing
 
 @Suite struct ArenaAllocationTests {

@@ -1,4 +1,5 @@
 import GCBits
+import Platform
 import Testing
 
 @Suite struct EpochTests {

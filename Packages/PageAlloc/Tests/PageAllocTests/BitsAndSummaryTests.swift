@@ -1,6 +1,7 @@
 // PallocBits and PackedSummary against bit-by-bit computations, and the
 // à la carte example from the documentation.
 @testable import PageAlloc
+import Platform
 import Testing
 
 @Suite struct BitsAndSummaryTests {
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func firstRunOfOnesMatchesNaive() {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<2000 {
             var x = rng.next() & rng.next() | (rng.next() & rng.next() & rng.next())
             if rng.below(4) == 0 { x = ~(rng.next() & rng.next()) }
@@ -39,7 +40,7 @@ import Testing
     }
 
     @Test func summarizeAndFindMatchNaive() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
         defer { words.deallocate() }
         let bits = PallocBits(words)

@@ -10,20 +10,8 @@
 // at the end (a full recomputation per operation would take hours in a debug
 // build); the same full check also compares every bitmap word.
 @testable import PageAlloc
+import Platform
 import Testing
-
-/// SplitMix64: small, deterministic, good enough for test inputs.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 /// The reference: one alloc and one scavenged word array per grown chunk,
 /// first fit by a straight scan of the grown ranges in address order.
@@ -159,7 +147,7 @@ struct Recording: PageReleaser {
     static let fullCheckEvery = 2_500
 
     @Test func randomOperationsMatchTheReference() {
-        var rng = SplitMix64(state: 0x5EED_0003)
+        var rng = SplitMix64(seed: 0x5EED_0003)
         var a = PageAllocator(pageSize: 8192)
         var m = Model()
         let top: UInt = 1 << (48 - 13 - 9)   // chunks in the 48-bit space

@@ -1,5 +1,6 @@
 // The goal's arithmetic (Go's gcPaceScavenger and mheap.grow's inline
 // scavenge) and the pacer's (Go's bgscavenge), as tables.
+import Platform
 import Scavenger
 import Testing
 
@@ -78,18 +79,6 @@ import Testing
         var p = ScavengePacer(targetFraction: 0.01)
         for _ in 0..<50 { p.record(work: 1, slept: 1_000_000_000) }
         #expect(p.averageFraction >= 0.001 - 1e-12)
-    }
-}
-
-/// A deterministic pseudo-random sequence (SplitMix64) for the simulated worker.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -183,7 +172,7 @@ struct SplitMix: RandomNumberGenerator {
     /// and wake-ups, with a fixed seed.
     @Test(arguments: [(0.01, 50_000_000), (0.01, 0), (0.05, 10_000_000)])
     func cpuOverAnyWindowIsAtMostTheCapPlusTheFractionOfTheWindow(fraction: Double, cap: Int) {
-        var rng = SplitMix(state: 0x5CA7_E4)
+        var rng = SplitMix64(seed: 0x5CA7_E4)
         var p = ScavengePacer(targetFraction: fraction, creditCapNanoseconds: cap)
         let f = fraction, c = Double(cap)
         var t = 0, cpu = 0               // wall clock and the worker's CPU clock

@@ -148,8 +148,9 @@ extension HeapCore {
         guard byteCount >= 0, byteCount <= Heap.maximumByteCount else { throw .invalidSize(byteCount) }
         // A live check: the block must be allocated, not freed.
         if span.pointee.spanClass.sizeClass != 0 {
-            // The 8-byte class has no second word (and is never binned).
-            let binned = span.pointee.elemSize >= 16 && ThreadObjectCache.isBinned(address, key: state.pointee.objectKey)
+            // Only classes with a bin can hold the key (the 8-byte class has no second word).
+            let binned = state.pointee.objectLimits[Int(span.pointee.spanClass.sizeClass)] != 0
+                && ThreadObjectCache.isBinned(address, key: state.pointee.objectKey)
             if let refusal = binned ? .alreadyFreed
                 : ThreadObjectCache.spanRefusal(span, index, cache: HeapState.currentCache(state)) {
                 HeapCore.refused(refusal, address, span, "reallocate")

@@ -19,7 +19,7 @@ extension HeapState {
         // `state.pointee.retiredCounters[c]` crashes Swift 6.3.1's compiler
         // under -sanitize=thread (an invalid bitcast in TSan's access instrumentation).
         let counters = state.pointee.retiredCounters
-        let fields = state.pointee.mutableFields
+        let fields = state.pointee.cacheFields
         let mallocs = cache.pointee.mallocs
         let frees = cache.pointee.frees
         for c in 0..<n {

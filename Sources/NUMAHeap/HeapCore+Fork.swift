@@ -87,7 +87,7 @@ extension HeapCore {
         } large: { _, _ in
         } metadata: { r.metadataBytes = $0 }
         s.pointee.cacheLock.lock()
-        var link = s.pointee.mutableFields.pointee.allCaches
+        var link = s.pointee.cacheFields.pointee.allCaches
         while let cache = link {
             r.threadCaches += 1
             link = cache.pointee.nextCache?.assumingMemoryBound(to: ThreadCache.self)

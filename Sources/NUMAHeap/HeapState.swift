@@ -53,21 +53,29 @@ struct HeapState: ~Copyable {
     /// Counters folded in from retired caches: mallocs then frees per size class. Under `cacheLock`.
     let retiredCounters: UnsafeMutablePointer<Int>
 
-    /// The fields written after creation, out of line (see ``HeapMutableFields``).
-    let mutableFields: UnsafeMutablePointer<HeapMutableFields>
+    /// The fields the cache lock guards, out of line (see ``HeapCacheFields``).
+    let cacheFields: UnsafeMutablePointer<HeapCacheFields>
+    /// Link in ``HeapRegistry/liveHeaps``. Registry lock. Its own cache line,
+    /// apart from ``cacheFields``: a field written under one lock never shares
+    /// a Swift variable with a field read under another (ThreadSanitizer checks
+    /// an access to `pointer.pointee.field` as an access to all of `pointee`).
+    let registryLink: UnsafeMutablePointer<UnsafeMutablePointer<HeapState>?>
+    /// The scavenger's per-heap state (owned by the scavenger's files). Written
+    /// when the heap is created, before any other thread can see it, and when it
+    /// is destroyed, after every thread is done with it; read without a lock.
+    let scavengerSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
 
     /// The mapping holding this struct and its arrays.
     let mappingBase: UnsafeMutableRawPointer
     let mappingBytes: Int
 }
 
-/// The fields of a ``HeapState`` written after creation. They live out of line
-/// and are written through the ``HeapState/mutableFields`` pointer, so that
-/// writing one (under its lock) never claims the whole `HeapState`, which every
-/// allocating thread reads at the same time.
-struct HeapMutableFields {
-    /// Link in ``HeapRegistry/liveHeaps``. Registry lock.
-    var nextLive: UnsafeMutablePointer<HeapState>? = nil
+/// The fields of a ``HeapState`` written under its cache lock after creation.
+/// They live out of line and are written through the ``HeapState/cacheFields``
+/// pointer, so that writing one never claims the whole `HeapState`, which every
+/// allocating thread reads at the same time. Every field here is the cache
+/// lock's: fields under another rule get a pointer of their own.
+struct HeapCacheFields {
     /// Every cache record of this heap, live or retired (`nextCache` links). Cache lock.
     var allCaches: UnsafeMutablePointer<ThreadCache>? = nil
     /// Retired records ready for reuse (`nextInThread` links while retired). Cache lock.
@@ -79,8 +87,6 @@ struct HeapMutableFields {
     /// Large-object bytes of retired caches. Cache lock.
     var retiredLargeBytesAllocated = 0
     var retiredLargeBytesFreed = 0
-    /// The scavenger's per-heap state (owned by the scavenger's files; nil until it starts).
-    var scavengerState: UnsafeMutableRawPointer? = nil
 }
 
 extension HeapState {
@@ -100,7 +106,9 @@ extension HeapState {
         let locksOffset = layout; layout += lockBytes * (nodeCount + 2)
         let emptyOffset = layout; layout += round(MemoryLayout<Span>.stride) + 3 * 8
         let countersOffset = layout; layout += round(8 * 2 * sizeClassCount)
-        let mutableOffset = layout; layout += round(MemoryLayout<HeapMutableFields>.stride)
+        let cacheFieldsOffset = layout; layout += round(MemoryLayout<HeapCacheFields>.stride)
+        let registryLinkOffset = layout; layout += 64
+        let scavengerSlotOffset = layout; layout += 64
         let lookupCount = 258 + (SizeClassTable.maxSmallSize - 1024 + 127) / 128 + 1
         let lookupOffset = layout; layout += round(lookupCount)
         let limitsOffset = layout; layout += round(4 * sizeClassCount)
@@ -151,8 +159,12 @@ extension HeapState {
         }
         let limits = (base + limitsOffset).bindMemory(to: Int32.self, capacity: sizeClassCount)
         for c in 0..<sizeClassCount { limits[c] = c == 0 ? 0 : Int32(ThreadObjectCache.limit(sizeClass: c)) }
-        let mutable = (base + mutableOffset).bindMemory(to: HeapMutableFields.self, capacity: 1)
-        mutable.initialize(to: HeapMutableFields())
+        let cacheFields = (base + cacheFieldsOffset).bindMemory(to: HeapCacheFields.self, capacity: 1)
+        cacheFields.initialize(to: HeapCacheFields())
+        let registryLink = (base + registryLinkOffset).bindMemory(to: UnsafeMutablePointer<HeapState>?.self, capacity: 1)
+        registryLink.initialize(to: nil)
+        let scavengerSlot = (base + scavengerSlotOffset).bindMemory(to: UnsafeMutableRawPointer?.self, capacity: 1)
+        scavengerSlot.initialize(to: nil)
         let state = (base + stateOffset).bindMemory(to: HeapState.self, capacity: 1)
         state.initialize(to: HeapState(
             id: HeapRegistry.takeHeapID(),
@@ -171,7 +183,9 @@ extension HeapState {
             objectLimits: limits,
             cacheLock: RawLock(initializingAt: lockStorage()),
             retiredCounters: (base + countersOffset).bindMemory(to: Int.self, capacity: 2 * sizeClassCount),
-            mutableFields: mutable,
+            cacheFields: cacheFields,
+            registryLink: registryLink,
+            scavengerSlot: scavengerSlot,
             mappingBase: base,
             mappingBytes: bytes))
         return state
@@ -200,7 +214,7 @@ extension HeapState {
         defer { state.pointee.cacheLock.unlock() }
         // Through a local pointer: compound assignments through the addressors
         // crash Swift 6.3.1's compiler under -sanitize=thread.
-        let fields = state.pointee.mutableFields
+        let fields = state.pointee.cacheFields
         let node = state.pointee.placement.initialNode()
         if let reused = fields.pointee.retiredCaches {
             fields.pointee.retiredCaches = reused.pointee.nextInThread?.assumingMemoryBound(to: ThreadCache.self)

@@ -113,7 +113,7 @@ extension HeapCore {
         let s = state
         let n = s.pointee.sizeClassCount
         let counters = s.pointee.retiredCounters
-        let fields = s.pointee.mutableFields
+        let fields = s.pointee.cacheFields
         s.pointee.cacheLock.lock()
         for c in 0..<n { perClass(c, counters[c], counters[n + c]) }
         large(fields.pointee.retiredLargeBytesAllocated, fields.pointee.retiredLargeBytesFreed)

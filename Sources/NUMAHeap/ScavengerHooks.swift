@@ -65,14 +65,14 @@ extension HeapState {
     /// scavenger's state. Starts nothing (Go starts its background scavenger
     /// lazily; here the first growth does).
     static func scavengerHeapCreated(_ state: UnsafeMutablePointer<HeapState>) {
-        state.pointee.mutableFields.pointee.scavengerState = ScavengerState.create(for: state).map { UnsafeMutableRawPointer($0) }
+        state.pointee.scavengerSlot.pointee = ScavengerState.create(for: state).map { UnsafeMutableRawPointer($0) }
     }
 
     /// Called before a heap's state is torn down: stops the worker and waits
     /// for its thread, then unmaps the scavenger's state.
     static func scavengerHeapDestroying(_ state: UnsafeMutablePointer<HeapState>) {
         guard let sc = ScavengerState.of(state) else { return }
-        state.pointee.mutableFields.pointee.scavengerState = nil
+        state.pointee.scavengerSlot.pointee = nil
         ScavengerState.destroy(sc)
     }
 }

@@ -1,6 +1,6 @@
 // ScavengerState: a heap's scavenger — its goal, release method, huge-page
 // policy, per-node walk cursors and counters, and the background worker — in
-// one mapping of its own, hung on HeapState.mutableFields.scavengerState. Created with the
+// one mapping of its own, hung on HeapState.scavengerSlot. Created with the
 // heap (the worker's thread is started only by the first growth), destroyed
 // before the heap (the worker is stopped and joined first).
 //
@@ -48,7 +48,7 @@ struct ScavengerState: ~Copyable {
     let mappingBytes: Int
 
     static func of(_ heap: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ScavengerState>? {
-        heap.pointee.mutableFields.pointee.scavengerState?.assumingMemoryBound(to: ScavengerState.self)
+        heap.pointee.scavengerSlot.pointee?.assumingMemoryBound(to: ScavengerState.self)
     }
 
     /// Maps a heap's scavenger; nil when memory cannot be mapped (the heap

@@ -25,7 +25,7 @@ struct ThreadBinding {
 ///
 /// ## Lock rule
 /// `registryMutex` protects `liveHeaps`, the binding pool and each heap's
-/// `nextLive` link. It is taken when a thread first uses a heap, when a thread
+/// `registryLink`. It is taken when a thread first uses a heap, when a thread
 /// exits (to flush its caches into live heaps — while holding it the exiting
 /// thread takes central and node locks), and when a heap is destroyed. It is
 /// never taken on an allocation or free fast path.
@@ -49,7 +49,7 @@ enum HeapRegistry {
 
     static func register(_ heap: UnsafeMutablePointer<HeapState>) {
         lock()
-        heap.pointee.mutableFields.pointee.nextLive = liveHeaps
+        heap.pointee.registryLink.pointee = liveHeaps
         liveHeaps = heap
         unlock()
     }
@@ -60,11 +60,11 @@ enum HeapRegistry {
         var previous: UnsafeMutablePointer<HeapState>? = nil
         while let h = link, h != heap {
             previous = h
-            link = h.pointee.mutableFields.pointee.nextLive
+            link = h.pointee.registryLink.pointee
         }
         if link != nil {
-            let next = heap.pointee.mutableFields.pointee.nextLive
-            if let p = previous { p.pointee.mutableFields.pointee.nextLive = next } else { liveHeaps = next }
+            let next = heap.pointee.registryLink.pointee
+            if let p = previous { p.pointee.registryLink.pointee = next } else { liveHeaps = next }
         }
         unlock()
     }
@@ -74,7 +74,7 @@ enum HeapRegistry {
         var link = liveHeaps
         while let h = link {
             if h.pointee.id == id { return h }
-            link = h.pointee.mutableFields.pointee.nextLive
+            link = h.pointee.registryLink.pointee
         }
         return nil
     }

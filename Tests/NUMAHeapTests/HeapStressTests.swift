@@ -1,5 +1,5 @@
 import Glibc
-import NUMAHeap
+@_spi(NUMAHeapInternals) import NUMAHeap
 import Synchronization
 import Testing
 
@@ -155,6 +155,61 @@ import Testing
         let stats = heap.statistics
         #expect(stats.liveObjects == 0, "live objects after every free: \(stats.liveObjects)")
         #expect(stats.liveBytes == 0)
+        #expect(stats.mallocs == stats.frees)
+    }
+
+    /// Statistics and `mallocSummary` walk every thread's cache record (under
+    /// the cache lock) while the owners allocate, refill (under `.interleave`
+    /// each refill re-points the cache at the next node) and exit. Under
+    /// ThreadSanitizer this is the check that no field an owner writes shares
+    /// a Swift variable with a field the walker reads; here, that the counts
+    /// add up once the threads are done.
+    @Test func statisticsWhileThreadsAllocateAndExit() throws {
+        let t = FixedTopology(nodeCount: 2, cpusPerNode: max(onlineCPUs, 1))
+        let heap = try Heap(configuration: .init(numaPolicy: .interleave, scavenging: .disabled), topology: t)
+        let running = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        running.initialize(to: Atomic(0))
+        defer { running.deallocate() }
+        let threads = 4
+        let rounds = getenv("NUMAHEAP_STRESS_OPS").flatMap { Int(String(cString: $0)) }.map { max($0 / 100, 5) } ?? 40
+        struct Job { let heap: Heap; let running: UnsafeMutablePointer<Atomic<Int>>; let rounds: Int }
+        var handles: [pthread_t] = []
+        for _ in 0..<threads {
+            running.pointee.add(1, ordering: .relaxed)
+            let box = UnsafeMutablePointer<Job>.allocate(capacity: 1)
+            box.initialize(to: Job(heap: heap, running: running, rounds: rounds))
+            var handle = pthread_t()
+            #expect(pthread_create(&handle, nil, { arg in
+                let job = arg!.assumingMemoryBound(to: Job.self)
+                for r in 0..<job.pointee.rounds {
+                    var blocks: [UnsafeMutableRawPointer] = []
+                    blocks.reserveCapacity(600)
+                    for i in 0..<600 {
+                        let p = try! job.pointee.heap.allocate(byteCount: 16 + (i * 40 + r) % 3000)
+                        p.storeBytes(of: UInt8(truncatingIfNeeded: i), as: UInt8.self)
+                        blocks.append(p)
+                    }
+                    for p in blocks { job.pointee.heap.deallocate(p) }
+                    if r % 8 == 7 { job.pointee.heap.flushThreadCache() }
+                }
+                job.pointee.running.pointee.subtract(1, ordering: .releasing)
+                job.deinitialize(count: 1)
+                job.deallocate()
+                return nil
+            }, box) == 0)
+            handles.append(handle)
+        }
+        var walks = 0
+        while running.pointee.load(ordering: .acquiring) > 0 || walks < 3 {
+            let stats = heap.statistics
+            #expect(stats.sizeClasses.count > 1)
+            _ = heap.core.mallocSummary
+            walks += 1
+        }
+        for h in handles { pthread_join(h, nil) }
+        let stats = heap.statistics
+        #expect(stats.liveObjects == 0, "live objects after every free: \(stats.liveObjects)")
+        #expect(stats.mallocs == threads * rounds * 600, "mallocs \(stats.mallocs)")
         #expect(stats.mallocs == stats.frees)
     }
 

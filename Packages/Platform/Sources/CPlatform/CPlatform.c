@@ -2,6 +2,7 @@
 #include "CPlatform.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -120,4 +121,14 @@ uint64_t numaheap_auxv_random(void) {
     uint64_t value = 0;
     if (bytes) memcpy(&value, (const char *)bytes + 8, sizeof value);
     return value;
+}
+
+int numaheap_mutex_init_adaptive(void *mutex) {
+    pthread_mutexattr_t attributes;
+    int rc = pthread_mutexattr_init(&attributes);
+    if (rc != 0) return rc;
+    rc = pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ADAPTIVE_NP);
+    if (rc == 0) rc = pthread_mutex_init((pthread_mutex_t *)mutex, &attributes);
+    pthread_mutexattr_destroy(&attributes);
+    return rc;
 }

@@ -67,6 +67,11 @@ long numaheap_move_pages(int pid, unsigned long count, void **pages,
 int numaheap_getcpu(unsigned *cpu, unsigned *node);
 long numaheap_gettid(void);
 
+/// Initialises a glibc adaptive mutex (PTHREAD_MUTEX_ADAPTIVE_NP) at `mutex`:
+/// a contended lock spins a bounded while before it sleeps in futex.
+/// Returns pthread_mutex_init's result.
+int numaheap_mutex_init_adaptive(void *mutex);
+
 // MARK: Errors
 /// Writes `length` bytes to fd 2, retrying on EINTR and short writes. Never allocates.
 void numaheap_write_stderr(const char *bytes, size_t length);

@@ -82,7 +82,7 @@ let package = Package(
         // The malloc library: C exports (default visibility, only those in exports.map)
         // forwarding to the Swift side. The Swift runtime is linked in statically so the
         // library loads into any program; its tests are Tests/Malloc/run.sh (not `swift test`).
-        .target(name: "CNUMAHeapMalloc", exclude: ["exports.map"]),
+        .target(name: "CNUMAHeapMalloc", dependencies: [product("Platform")], exclude: ["exports.map"]),
         .target(
             name: "NUMAHeapMalloc",
             dependencies: ["NUMAHeap", "CNUMAHeapMalloc", product("Platform")],

@@ -9,6 +9,7 @@
 // calls below bind directly, without the PLT.
 #define _GNU_SOURCE
 #include "CNUMAHeapMalloc.h"
+#include "CPlatform.h"  // numaheap_tls_get: the thread-local slots (Platform)
 
 #include <errno.h>
 #include <stdbool.h>
@@ -46,8 +47,10 @@ void numaheap_malloc_set_errno(int value) { errno = value; }
 
 // The heap's state once it is ready (NULL before): malloc and free call the
 // heap's C-callable fast paths with it directly, one call deep.
-void *numaheap_core_malloc(void *state, size_t size);
-bool numaheap_core_free(void *state, void *pointer);
+// `bindings` is the thread's NUMAHEAP_TLS_CACHE slot, read here where clang
+// inlines the TLS access (Swift calls the accessor out of line in this build).
+void *numaheap_core_malloc(void *state, size_t size, void *bindings);
+bool numaheap_core_free(void *state, void *pointer, void *bindings);
 static void *numaheap_ready_state;
 
 void numaheap_malloc_set_ready_state(void *state) {
@@ -79,7 +82,7 @@ static inline void *malloc_impl(size_t size) {
     if (inside()) return reentrant_allocate(size, 16);
     void *state = ready_state();
     numaheap_malloc_depth = 1;
-    void *p = __builtin_expect(state != NULL, 1) ? numaheap_core_malloc(state, size) : NULL;
+    void *p = __builtin_expect(state != NULL, 1) ? numaheap_core_malloc(state, size, numaheap_tls_get(NUMAHEAP_TLS_CACHE)) : NULL;
     if (__builtin_expect(p == NULL, 0)) p = numaheap_malloc(size);  // Not ready yet, or errno to set.
     numaheap_malloc_depth = 0;
     return p;
@@ -90,7 +93,7 @@ static inline void free_impl(void *pointer) {
     if (inside()) { numaheap_free_reentrant(pointer); return; }
     void *state = ready_state();
     numaheap_malloc_depth = 1;
-    if (__builtin_expect(state == NULL || !numaheap_core_free(state, pointer), 0)) numaheap_free(pointer);
+    if (__builtin_expect(state == NULL || !numaheap_core_free(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE)), 0)) numaheap_free(pointer);
     numaheap_malloc_depth = 0;
 }
 

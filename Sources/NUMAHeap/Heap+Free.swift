@@ -12,7 +12,7 @@ extension HeapCore {
     public func deallocate(_ pointer: UnsafeMutableRawPointer) {
         let address = UInt(bitPattern: pointer)
         guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
-        freeBlock(address, in: raw.assumingMemoryBound(to: Span.self))
+        freeBlock(address, in: raw.assumingMemoryBound(to: Span.self), threadBindings: ThreadLocalSlot.cache.value)
     }
 
     /// Frees `pointer` when it lies in this heap's arenas (a block there is
@@ -20,21 +20,30 @@ extension HeapCore {
     /// it does not. The malloc library's `free`: one arena-map lookup for both.
     @inline(__always)
     public func deallocateIfMapped(_ pointer: UnsafeMutableRawPointer) -> Bool {
+        deallocateIfMapped(pointer, threadBindings: ThreadLocalSlot.cache.value)
+    }
+
+    /// ``deallocateIfMapped(_:)`` with the calling thread's
+    /// ``ThreadLocalSlot/cache`` value read by the caller (the malloc library's
+    /// C `free`; see ``allocate(byteCount:alignment:zeroed:threadBindings:)``).
+    @inline(__always)
+    public func deallocateIfMapped(_ pointer: UnsafeMutableRawPointer, threadBindings: UnsafeMutableRawPointer?) -> Bool {
         let address = UInt(bitPattern: pointer)
         guard let raw = state.pointee.arenas.spanOf(address) else { return false }
-        freeBlock(address, in: raw.assumingMemoryBound(to: Span.self))
+        freeBlock(address, in: raw.assumingMemoryBound(to: Span.self), threadBindings: threadBindings)
         return true
     }
 
     /// The free of the block at `address`, whose page's span record is `span`.
     @inline(__always)
-    func freeBlock(_ address: UInt, in span: SpanRef) {
+    func freeBlock(_ address: UInt, in span: SpanRef,
+                   threadBindings: UnsafeMutableRawPointer?) {
         let index = check(address, in: span, operation: "deallocate")
         if _slowPath(span.pointee.spanClass.sizeClass == 0) {
             freeLarge(span, address: address)
             return
         }
-        let cache = HeapState.currentCache(state)
+        let cache = HeapState.cache(state, threadBindings: threadBindings)
         let sizeClass = Int(span.pointee.spanClass.sizeClass)
         let bin = ThreadCache.bins(cache) + sizeClass
         // Onto the thread's bin when it has room and the block is of the

@@ -157,6 +157,18 @@ extension HeapCore {
     /// Allocates `byteCount` bytes aligned to `alignment`, zeroed when asked.
     @inline(__always)
     public func allocate(byteCount: Int, alignment: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
+        try allocate(byteCount: byteCount, alignment: alignment, zeroed: zeroed,
+                     threadBindings: ThreadLocalSlot.cache.value)
+    }
+
+    /// ``allocate(byteCount:alignment:zeroed:)`` with the calling thread's
+    /// ``ThreadLocalSlot/cache`` value read by the caller: the malloc library's
+    /// C `malloc` reads it (one `%fs` load, inlined by clang) and passes it,
+    /// because in the library's cross-module-optimised build Swift calls the C
+    /// accessor out of line (its call site is marked `noinline`).
+    @inline(__always)
+    public func allocate(byteCount: Int, alignment: Int, zeroed: Bool,
+                         threadBindings: UnsafeMutableRawPointer?) throws(HeapError) -> UnsafeMutableRawPointer {
         // Alignments 1…16 need no search: every class above 16 bytes but 24 is a
         // multiple of 16 and spans are page-aligned; the lookup's second array
         // already maps 8 → 16 and 24 → 32 for alignment 16.
@@ -165,19 +177,20 @@ extension HeapCore {
         if _fastPath(size <= 1024 && alignmentOK) {
             let row = alignment == 16 ? 129 : 0
             let sizeClass = Int(state.pointee.sizeClassLookup[row &+ Int(truncatingIfNeeded: (size &+ 7) >> 3)])
-            return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed)
+            return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, threadBindings: threadBindings)
         }
         if _fastPath(size <= UInt(SizeClassTable.maxSmallSize) && alignmentOK) {
             let sizeClass = Int(state.pointee.sizeClassLookup[258 &+ Int(truncatingIfNeeded: (size &- 1024 &+ 127) >> 7)])
-            return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed)
+            return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, threadBindings: threadBindings)
         }
         return try allocateSlow(byteCount: byteCount, alignment: alignment, zeroed: zeroed)
     }
 
     /// The fast path: this thread's cached span for the class, then the slow refill.
     @inline(__always)
-    func allocateSmall(sizeClass: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
-        let cache = HeapState.currentCache(state)
+    func allocateSmall(sizeClass: Int, zeroed: Bool,
+                       threadBindings: UnsafeMutableRawPointer?) throws(HeapError) -> UnsafeMutableRawPointer {
+        let cache = HeapState.cache(state, threadBindings: threadBindings)
         // The thread's most recently freed block of the class first (ThreadObjectCache).
         if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass) {
             ThreadCache.count(cache.pointee.mallocs + sizeClass)
@@ -229,7 +242,7 @@ extension HeapCore {
                 sizeClass += 1
             }
             if sizeClass < SizeClassTable.count {
-                return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed)
+                return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, threadBindings: ThreadLocalSlot.cache.value)
             }
         }
         return try allocateLarge(byteCount: size, alignment: alignment, zeroed: zeroed)

@@ -4,7 +4,10 @@
 /// wrappers it was three: C → `numaheap_malloc` → a merged thunk →
 /// `HeapCore.allocate`, which cannot inline across the module boundary).
 ///
-/// `state` is ``HeapCore/cHandle`` of a live heap. Neither function reports an
+/// `state` is ``HeapCore/cHandle`` of a live heap; `threadBindings` the calling
+/// thread's ``ThreadLocalSlot/cache`` value, which the C side reads itself
+/// (`numaheap_tls_get(NUMAHEAP_TLS_CACHE)`, inlined there; the same read from
+/// Swift is an out-of-line call in the library's cross-module-optimised build). Neither function reports an
 /// error: a nil/false answer sends the C side to the library's full path,
 /// which sets `errno` or reports the pointer. They allocate nothing on the
 /// Swift heap and run no lazy initialiser (the library's CI call-graph check
@@ -14,21 +17,23 @@
 /// the request fails (too large, out of memory) — the caller then takes the
 /// path that sets `errno`.
 @_cdecl("numaheap_core_malloc") @inline(__always)
-public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int) -> UnsafeMutableRawPointer? {
+public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int,
+                                 _ threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     let core = HeapCore(state: state.assumingMemoryBound(to: HeapState.self))
-    do { return try core.allocate(byteCount: size, alignment: 16, zeroed: false) } catch { return nil }
+    do { return try core.allocate(byteCount: size, alignment: 16, zeroed: false, threadBindings: threadBindings) } catch { return nil }
 }
 
 /// `free(pointer)` on the heap at `state` when `pointer` lies in its arenas
 /// (checked as ``HeapCore/deallocate(_:)`` checks it); false, touching
 /// nothing, when it does not — the caller then reports a foreign pointer.
 @_cdecl("numaheap_core_free") @inline(__always)
-public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer) -> Bool {
-    HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer)
+public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer,
+                               _ threadBindings: UnsafeMutableRawPointer?) -> Bool {
+    HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer, threadBindings: threadBindings)
 }
 
 extension HeapCore {
-    /// The heap's state as an untyped pointer, for ``numaheap_core_malloc(_:_:)``
-    /// and ``numaheap_core_free(_:_:)``.
+    /// The heap's state as an untyped pointer, for ``numaheap_core_malloc(_:_:_:)``
+    /// and ``numaheap_core_free(_:_:_:)``.
     public var cHandle: UnsafeMutableRawPointer { UnsafeMutableRawPointer(state) }
 }

@@ -136,7 +136,15 @@ extension HeapState {
     /// The calling thread's cache in the heap at `state`, created on first use.
     @inline(__always)
     static func currentCache(_ state: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ThreadCache> {
-        if let b = ThreadLocalSlot.cache.value?.assumingMemoryBound(to: ThreadBinding.self),
+        cache(state, threadBindings: ThreadLocalSlot.cache.value)
+    }
+
+    /// ``currentCache(_:)`` given the thread's ``ThreadLocalSlot/cache`` value,
+    /// read by the caller (the malloc library reads it on the C side).
+    @inline(__always)
+    static func cache(_ state: UnsafeMutablePointer<HeapState>,
+                      threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutablePointer<ThreadCache> {
+        if let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
            b.pointee.heapID == state.pointee.id {
             return b.pointee.cache
         }

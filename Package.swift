@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(name: "numaheap-guest-checks", dependencies: ["NUMAHeap", product("Platform")],
                           path: "Tests/NUMAGuest"),
 
-        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", product("Platform")]),
+        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", product("Platform"), product("Central")]),
         .testTarget(
             name: "SizeClassGenerationTests",
             dependencies: ["SizeClassGeneration", "size-class-gen", product("SpanCore")]

@@ -4,6 +4,10 @@
 // into what it allocates and checks it before freeing).
 //
 // usage: bench WORKLOAD [SCALE]   (WORKLOAD: pairs16 churn xthread sizemix large realloc)
+//
+// BENCH_THREADS=N (default 1; sizemix: 2) runs pairs16, churn and sizemix on N
+// threads at once, each doing the one-thread work (the thread-scaling runs in
+// Docs/Benchmarks.md); ops/s is then the total over all threads.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +20,7 @@
 #include <time.h>
 
 static double scale = 1.0;
+static int threads = 0;  // BENCH_THREADS; 0: the workload's own default.
 static _Atomic long corrupt;
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
@@ -107,7 +112,8 @@ static long xthread(void) {
     return xthread_n;
 }
 
-// Size mix on two threads: mostly small, some medium (to 32 KiB), a few to 256 KiB.
+// Size mix on two threads (BENCH_THREADS to change): mostly small, some medium
+// (to 32 KiB), a few to 256 KiB.
 static void *sizemix_thread(void *arg) {
     enum { LIVE = 2048 };
     void **slot = calloc(LIVE, sizeof *slot);
@@ -130,11 +136,31 @@ static void *sizemix_thread(void *arg) {
 }
 
 static long sizemix(void) {
-    pthread_t t[2];
-    for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, sizemix_thread, (void *)i);
-    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
-    return (long)(2 * 2e6 * scale);
+    int n = threads > 0 ? threads : 2;
+    pthread_t *t = calloc(n, sizeof *t);
+    for (long i = 0; i < n; i++) pthread_create(&t[i], NULL, sizemix_thread, (void *)i);
+    for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+    free(t);
+    return (long)(n * 2e6 * scale);
 }
+
+// pairs16 or churn on BENCH_THREADS threads at once.
+static long (*parallel_body)(void);
+static void *parallel_thread(void *arg) { *(long *)arg = parallel_body(); return NULL; }
+static long parallel(long (*body)(void)) {
+    if (threads <= 1) return body();
+    parallel_body = body;
+    pthread_t *t = calloc(threads, sizeof *t);
+    long *ops = calloc(threads, sizeof *ops);
+    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, parallel_thread, &ops[i]);
+    long total = 0;
+    for (int i = 0; i < threads; i++) { pthread_join(t[i], NULL); total += ops[i]; }
+    free(t);
+    free(ops);
+    return total;
+}
+static long pairs16_n(void) { return parallel(pairs16); }
+static long churn_n(void) { return parallel(churn); }
 
 // Large blocks: 256 KiB..4 MiB, a live set of 16, every page touched once.
 static long large(void) {
@@ -180,8 +206,15 @@ static long realloc_growth(void) {
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: bench pairs16|churn|xthread|sizemix|large|realloc [scale]\n"); return 2; }
     if (argc > 2) scale = atof(argv[2]);
+    const char *t = getenv("BENCH_THREADS");
+    if (t != NULL) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (*t == 0 || *end != 0 || v < 1 || v > 1024) { fprintf(stderr, "BENCH_THREADS=%s: want 1..1024\n", t); return 2; }
+        threads = (int)v;
+    }
     struct { const char *name; long (*run)(void); } w[] = {
-        {"pairs16", pairs16}, {"churn", churn}, {"xthread", xthread},
+        {"pairs16", pairs16_n}, {"churn", churn_n}, {"xthread", xthread},
         {"sizemix", sizemix}, {"large", large}, {"realloc", realloc_growth},
     };
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {

@@ -8,24 +8,29 @@
 #
 # usage: Benchmarks/malloc/run.sh [ROUNDS (3)] [SCALE (1.0)]
 #   NUMAHEAP_MALLOC_LIB=path/to/libNUMAHeapMalloc.so (default .build-malloc/release/…)
+#   BENCH_BINARY  a built bench.c (default: compiled here with cc -O2)
+#   BENCH_LIB_DIR where to look for the other allocators when ldconfig does not know them
+#   BENCH_RAW     also write the raw results (one line per run) there
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 scale=${2:-1.0}
 lib=$(realpath "${NUMAHEAP_MALLOC_LIB:-.build-malloc/release/libNUMAHeapMalloc.so}")
 [ -f "$lib" ] || { echo "build it first: swift build -c release --product NUMAHeapMalloc --scratch-path .build-malloc -Xswiftc -cross-module-optimization" >&2; exit 1; }
-bin=$(mktemp -d)/bench
-cc -O2 -pthread -o "$bin" Benchmarks/malloc/bench.c
+bin=${BENCH_BINARY:-}
+if [ -z "$bin" ]; then bin=$(mktemp -d)/bench; cc -O2 -pthread -o "$bin" Benchmarks/malloc/bench.c; fi
 
 names=(glibc NUMAHeap)
 preload=("" "$lib")
 for candidate in jemalloc:libjemalloc.so.2 TCMalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
     name=${candidate%%:*} so=${candidate#*:}
-    path=$(ldconfig -p | awk -v so="$so" '$1 == so { print $NF; exit }')
+    path=$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so { print $NF; exit }')
+    if [ -z "$path" ] && [ -n "${BENCH_LIB_DIR:-}" ] && [ -f "$BENCH_LIB_DIR/$so" ]; then path=$(realpath "$BENCH_LIB_DIR/$so"); fi
     if [ -n "$path" ]; then names+=("$name"); preload+=("$path"); else echo "($name not installed: skipped)" >&2; fi
 done
 workloads=(pairs16 churn xthread sizemix large realloc)
-results=$(mktemp)
+results=${BENCH_RAW:-$(mktemp)}
+: >"$results"
 for r in $(seq "$rounds"); do
     for w in "${workloads[@]}"; do
         for i in "${!names[@]}"; do
@@ -39,6 +44,7 @@ for r in $(seq "$rounds"); do
     echo "round $r/$rounds done" >&2
 done
 
+command -v python3 >/dev/null || { cat "$results"; exit 0; }
 python3 - "$results" "$rounds" "$scale" "${names[@]}" <<'PY'
 import statistics, sys
 path, rounds, scale, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]

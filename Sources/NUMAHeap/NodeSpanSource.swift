@@ -43,21 +43,34 @@ struct NodeSpanSource: SpanSource {
     /// blocks.
     func allocate(pages: Int, alignmentPages: Int, spanClass: SpanClass, elemSize: Int) -> SpanRef? {
         let h = heap
+        let objects = spanClass.sizeClass == 0 ? 1 : pages * state.pointee.pageSize / elemSize
         h.pointee.lock.lock()
         var grew = false
-        let span = allocateLocked(pages: pages, alignmentPages: alignmentPages, spanClass: spanClass,
-                                  elemSize: elemSize, grew: &grew)
+        let reserved = reserveLocked(pages: pages, alignmentPages: alignmentPages, objects: objects, grew: &grew)
         h.pointee.lock.unlock()
         // Whatever may allocate or block (starting the scavenger's thread) runs
         // after the node lock is released: pthread_create may call malloc, which
         // is this heap when it is the process's allocator.
         if grew { heapGrewUnlocked() }
+        guard let (span, base, needzero) = reserved else { return nil }
+        // Go's allocSpan after `HaveSpan`: the pages and the record belong to
+        // this thread alone now, so initialising and publishing them needs no
+        // lock. Until `setSpan`, the span map still names the pages' previous
+        // (dead) record, so a stray free of a pointer into them is reported as
+        // a free of freed memory, as it was before this allocation.
+        Span.initialize(span, start: base, pageCount: pages, pageSize: state.pointee.pageSize, spanClass: spanClass,
+                        elemSize: elemSize, node: Int32(node), needzero: needzero)
+        state.pointee.arenas.setSpan(base: base, pages: pages, span: UnsafeMutableRawPointer(span))
+        state.pointee.arenas.setPageInUse(base)
         return span
     }
 
-    /// ``allocate(pages:alignmentPages:spanClass:elemSize:)`` with the node lock held.
-    private func allocateLocked(pages: Int, alignmentPages: Int, spanClass: SpanClass, elemSize: Int,
-                                grew: inout Bool) -> SpanRef? {
+    /// The page-heap part of ``allocate(pages:alignmentPages:spanClass:elemSize:)``,
+    /// with the node lock held: `pages` pages aligned to `alignmentPages`, a
+    /// span record for `objects` objects, and whether the pages need zeroing.
+    /// Keeps the lock's hold short: the record is initialised after it is released.
+    private func reserveLocked(pages: Int, alignmentPages: Int, objects: Int,
+                               grew: inout Bool) -> (SpanRef, UInt, Bool)? {
         let pageSize = state.pointee.pageSize
         let ask = pages + alignmentPages - 1
         var found = pageAllocator.pointee.allocate(pages: ask)
@@ -76,19 +89,13 @@ struct NodeSpanSource: SpanSource {
             if tail > 0 { pageAllocator.pointee.free(base: aligned + UInt(pages * pageSize), pages: tail) }
             base = aligned
         }
-        let bytes = pages * pageSize
-        let needzero = state.pointee.arenas.allocNeedsZero(base: base, bytes: bytes)
-        let objects = spanClass.sizeClass == 0 ? 1 : bytes / elemSize
+        let needzero = state.pointee.arenas.allocNeedsZero(base: base, bytes: pages * pageSize)
         guard let span = spanRecords.pointee.allocate(objects: objects) else {
             pageAllocator.pointee.free(base: base, pages: pages)
             return nil
         }
-        Span.initialize(span, start: base, pageCount: pages, pageSize: pageSize, spanClass: spanClass,
-                        elemSize: elemSize, node: Int32(node), needzero: needzero)
-        state.pointee.arenas.setSpan(base: base, pages: pages, span: UnsafeMutableRawPointer(span))
-        state.pointee.arenas.setPageInUse(base)
         heap.pointee.noteSpanInUse(pages: pages)
-        return span
+        return (span, base, needzero)
     }
 
     /// Adds at least `pages` free pages to the node's page allocator (Go's
@@ -122,15 +129,17 @@ struct NodeSpanSource: SpanSource {
 
     func freeSpan(_ span: SpanRef) {
         let h = heap
-        h.pointee.lock.lock()
-        defer { h.pointee.lock.unlock() }
         let base = span.pointee.startAddress
         let pages = span.pointee.pageCount
         // The span map keeps pointing at the dead record until the pages are
         // reused, so a late free of a pointer into it is reported as a free of
-        // a freed block rather than of a foreign pointer.
+        // a freed block rather than of a foreign pointer. Both stores are the
+        // freeing thread's alone (the `pageInUse` bit is an atomic or), so they
+        // precede the lock, which covers only the page allocator and the records.
         span.pointee.state.store(SpanState.dead.rawValue, ordering: .releasing)
         state.pointee.arenas.clearPageInUse(base)
+        h.pointee.lock.lock()
+        defer { h.pointee.lock.unlock() }
         pageAllocator.pointee.free(base: base, pages: pages)
         spanRecords.pointee.free(span)
         heap.pointee.noteSpanInUse(pages: -pages)

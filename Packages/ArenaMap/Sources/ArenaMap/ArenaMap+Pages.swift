@@ -22,10 +22,12 @@ extension ArenaMap {
         Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) &>> _pageShift)
     }
 
-    // MARK: Span map (heap lock)
+    // MARK: Span map (the pages' owner)
 
     /// Records `span` (nil: none) for the `pages` pages from `base`, which may cross
-    /// arenas — Go's `mheap.setSpans`. Heap lock. Each entry is stored with release
+    /// arenas — Go's `mheap.setSpans`. The caller owns those pages exclusively
+    /// (it holds the heap lock, or it was just given them by the page allocator,
+    /// as Go's `allocSpan` publishes a span after dropping the lock). Each entry is stored with release
     /// ordering, so a lock-free ``spanOf(_:)`` that sees `span` also sees everything
     /// the heap wrote into it before this call.
     ///
@@ -50,11 +52,12 @@ extension ArenaMap {
         }
     }
 
-    // MARK: pageInUse (heap lock)
+    // MARK: pageInUse (the span's owner)
 
     /// Sets the `pageInUse` bit of `spanBase`, the first page of a span that just
-    /// became in use. Heap lock (the bit itself is written atomically, because the
-    /// reclaimer reads it without the lock). Crashes if the bit was already set: two
+    /// became in use, by the thread that owns the span's pages (as for
+    /// ``setSpan(base:pages:span:)``). The bit is written atomically: neighbouring
+    /// spans' owners share its word, and readers take no lock. Crashes if the bit was already set: two
     /// in-use spans cannot start on one page.
     @inlinable
     public func setPageInUse(_ spanBase: UInt) {
@@ -68,8 +71,9 @@ extension ArenaMap {
         }
     }
 
-    /// Clears the `pageInUse` bit of `spanBase` when its span stops being in use.
-    /// Heap lock. Crashes if the bit was clear.
+    /// Clears the `pageInUse` bit of `spanBase` when its span stops being in use,
+    /// by the thread freeing the span, before its pages go back to the page
+    /// allocator. Crashes if the bit was clear.
     @inlinable
     public func clearPageInUse(_ spanBase: UInt) {
         _checkPageAligned(spanBase, "clearPageInUse")

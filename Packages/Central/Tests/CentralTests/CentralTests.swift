@@ -80,6 +80,17 @@ struct TestDirectory: CentralDirectory {
         return ThreadCache.nextFree(cache, spanClass, directory: d)!
     }
 
+    @Test func retainedEmptySpansAreAByteBudget() {
+        #expect(CentralList.retainedEmptyLimit(pagesPerSpan: 1) == min(8, CentralList.retainedEmptyBytes / SizeClasses.pageSize))
+        #expect(CentralList.retainedEmptyLimit(pagesPerSpan: 4) == max(1, CentralList.retainedEmptyBytes / (4 * SizeClasses.pageSize)))
+        #expect(CentralList.retainedEmptyLimit(pagesPerSpan: 1000) == 1, "at least one, however large the span")
+        for pages in 1...64 {
+            let kept = CentralList.retainedEmptyLimit(pagesPerSpan: pages)
+            #expect(kept >= 1 && kept <= 8)
+            #expect(kept == 1 || kept * pages * SizeClasses.pageSize <= CentralList.retainedEmptyBytes)
+        }
+    }
+
     @Test func refillSweepsOwnFreesBeforeTakingANewSpan() {
         let d = TestDirectory.make()
         let cache = d.newCache()
@@ -96,32 +107,36 @@ struct TestDirectory: CentralDirectory {
         let d = TestDirectory.make()
         let cache = d.newCache()
         let perSpan = SizeClasses.objects(ofClass: spanClass.sizeClass)
+        // Two spans more than the list keeps empty, so some must go back.
+        let kept = CentralList.retainedEmptyLimit(pagesPerSpan: SizeClasses.pages(ofClass: spanClass.sizeClass))
+        let spanCount = kept + 2
         var objects: [UInt] = []
-        for _ in 0..<(3 * perSpan) { objects.append(allocate(cache, d)) }
-        #expect(d.sourceObject.allocated == 3)
+        for _ in 0..<(spanCount * perSpan) { objects.append(allocate(cache, d)) }
+        #expect(d.sourceObject.allocated == spanCount)
         ThreadCache.flush(cache, directory: d)
         let central = d.central(spanClass, node: 0)
-        #expect(central.pointee.spans.pointee.full.count == 3)
+        #expect(central.pointee.retainedEmptyLimit == kept)
+        #expect(central.pointee.spans.pointee.full.count == spanCount)
         // One remote free into each span moves it to partial.
-        for s in 0..<3 {
+        for s in 0..<spanCount {
             let a = objects[s * perSpan]
             let owner = findSpan(a, d)
             let refusal = CentralList.freeRemote(owner, index: owner.pointee.objectIndex(of: a), directory: d)
             #expect(refusal == nil, "remote free of \(a) refused")
         }
         #expect(central.pointee.spans.pointee.full.count == 0)
-        #expect(central.pointee.spans.pointee.partial.count == 3)
+        #expect(central.pointee.spans.pointee.partial.count == spanCount)
         // Freeing everything else returns every span to the source.
         for (i, a) in objects.enumerated() where i % perSpan != 0 {
             let owner = findSpan(a, d)
             let refusal = CentralList.freeRemote(owner, index: owner.pointee.objectIndex(of: a), directory: d)
             #expect(refusal == nil, "remote free of \(a) refused")
         }
-        // One empty span is kept for reuse (CentralList.retainedEmptyLimit); the rest go back.
-        #expect(d.sourceObject.freed == 3 - CentralList.retainedEmptyLimit)
-        #expect(central.pointee.spans.pointee.partial.count == CentralList.retainedEmptyLimit)
-        #expect(central.pointee.releaseEmptySpans(source: d.sourceObject) == CentralList.retainedEmptyLimit)
-        #expect(d.sourceObject.freed == 3)
+        // `kept` empty spans stay for reuse (CentralList.retainedEmptyLimit); the rest go back.
+        #expect(d.sourceObject.freed == spanCount - kept)
+        #expect(central.pointee.spans.pointee.partial.count == kept)
+        #expect(central.pointee.releaseEmptySpans(source: d.sourceObject) == kept)
+        #expect(d.sourceObject.freed == spanCount)
     }
 
     /// The span holding `address`, by scanning the source's live spans (tests only).

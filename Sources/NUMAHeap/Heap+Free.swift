@@ -61,10 +61,12 @@ extension HeapCore {
         ThreadCache.count(cache.pointee.frees + sizeClass)
     }
 
-    /// A free by a thread that does not own the span (Central's remote-free protocol).
+    /// A free by a thread that does not own the span (Central's remote-free
+    /// protocol). With the calling thread's `cache`, a span this free empties
+    /// is held in the thread's stash (``NodeSpanSource/freeSpan(_:)``).
     @inline(never)
-    func freeRemote(_ span: SpanRef, index: Int, address: UInt) {
-        if let refusal = CentralList.freeRemote(span, index: index, directory: HeapDirectory(state: state)) {
+    func freeRemote(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>? = nil) {
+        if let refusal = CentralList.freeRemote(span, index: index, directory: HeapDirectory(state: state, cache: cache)) {
             HeapCore.refused(refusal, address, span, "deallocate")
         }
     }
@@ -212,6 +214,7 @@ extension HeapCore {
         returnAllObjects(cache)
         returnLargeSpans(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
+        NodeSpanSource.returnFreedSpans(ThreadSpanStash.of(cache), state: state)
     }
 }
 

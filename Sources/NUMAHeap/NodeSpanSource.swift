@@ -127,8 +127,13 @@ struct NodeSpanSource: SpanSource {
         return true
     }
 
+    /// Returns a span whose every object is free to the page heap (Go's
+    /// `mheap.freeSpan`). With a thread's cache (``cache``), a small span is
+    /// held in its ``ThreadSpanStash`` instead and returned with others in one
+    /// lock acquisition, or reused by the thread's next span of its size: with
+    /// one acquisition per span, threads freeing spans of few objects queued on
+    /// the node lock.
     func freeSpan(_ span: SpanRef) {
-        let h = heap
         let base = span.pointee.startAddress
         let pages = span.pointee.pageCount
         // The span map keeps pointing at the dead record until the pages are
@@ -138,9 +143,29 @@ struct NodeSpanSource: SpanSource {
         // precede the lock, which covers only the page allocator and the records.
         span.pointee.state.store(SpanState.dead.rawValue, ordering: .releasing)
         state.pointee.arenas.clearPageInUse(base)
+        if let cache, pages < ThreadSpanStash.maxPages {
+            let stash = ThreadSpanStash.of(cache)
+            if stash.pointee.freedCount > 0 && stash.pointee.freedNode != Int32(node) {
+                NodeSpanSource.returnFreedSpans(stash, state: state)
+            }
+            stash.pointee.freedNode = Int32(node)
+            stash.pointee.pushFreed(span)
+            if stash.pointee.freedCount == ThreadSpanStash.freedCapacity {
+                NodeSpanSource.returnFreedSpans(stash, state: state)
+            }
+            return
+        }
+        let h = heap
         h.pointee.lock.lock()
-        defer { h.pointee.lock.unlock() }
-        pageAllocator.pointee.free(base: base, pages: pages)
+        releaseLocked(span)
+        h.pointee.lock.unlock()
+    }
+
+    /// A dead span's pages back to the page allocator and its record to the
+    /// record pool. Node lock held.
+    func releaseLocked(_ span: SpanRef) {
+        let pages = span.pointee.pageCount
+        pageAllocator.pointee.free(base: span.pointee.startAddress, pages: pages)
         spanRecords.pointee.free(span)
         heap.pointee.noteSpanInUse(pages: -pages)
     }

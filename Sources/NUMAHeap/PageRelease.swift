@@ -10,11 +10,12 @@ extension HeapCore {
     /// keeps running (it finds nothing left to do).
     @discardableResult
     public func releaseFreeMemory() -> Int {
-        // The calling thread's binned blocks, then the central lists' retained
-        // empty spans, so their pages are free too.
+        // The calling thread's binned blocks and the spans it freed but holds,
+        // then the central lists' retained empty spans, so their pages are free too.
         if let cache = HeapState.existingCache(state) {
             returnAllObjects(cache)
             returnLargeSpans(cache)
+            NodeSpanSource.returnFreedSpans(ThreadSpanStash.of(cache), state: state)
         }
         releaseRetainedSpans()
         let s = state

@@ -174,7 +174,7 @@ extension HeapCore {
         if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
             if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
         } else {
-            freeRemote(span, index: index, address: address)
+            freeRemote(span, index: index, address: address, cache: cache)
         }
     }
 

@@ -24,6 +24,17 @@ struct ThreadSpanStash {
     var records: (RecordRow, RecordRow, RecordRow)
     /// The thread's next turn in `.interleave` placement (``HeapCore/chooseNode(_:)``).
     var interleaveTurn: UInt
+    /// Small spans this thread freed (dead, `pageInUse` clear) whose pages and
+    /// records have not gone back to node `freedNode`'s heap yet: returned
+    /// ``freedCapacity`` at a time under one lock acquisition, or reused whole by
+    /// this thread's next span of the same size (``NodeSpanSource/freeSpan(_:)``).
+    /// Their pages still count as in use.
+    var freedNode: Int32
+    var freedCount: Int
+    var freed: RecordRow
+
+    /// Freed spans a thread holds before it returns them (one lock acquisition each batch).
+    static var freedCapacity: Int { 8 }
 
     /// Records kept per bucket.
     static var recordsPerBucket: Int { 8 }
@@ -49,6 +60,21 @@ extension NodeSpanSource {
                                  spanClass: SpanClass, elemSize: Int) -> SpanRef? {
         let stash = ThreadSpanStash.of(cache)
         let pageSize = state.pointee.pageSize
+        // A span this thread freed, of the same size: its pages and record
+        // are reused whole, with no lock (they still count as in use).
+        if stash.pointee.freedCount > 0 && stash.pointee.freedNode == Int32(node) {
+            let objects = spanClass.sizeClass == 0 ? 1 : (pages * pageSize) / elemSize
+            if let i = stash.pointee.freedSpan(pages: pages, objects: objects) {
+                let span = stash.pointee.removeFreed(at: i)
+                let base = span.pointee.startAddress
+                let needzero = state.pointee.arenas.allocNeedsZero(base: base, bytes: pages * pageSize)
+                Span.initialize(span, start: base, pageCount: pages, pageSize: pageSize, spanClass: spanClass,
+                                elemSize: elemSize, node: Int32(node), needzero: needzero)
+                state.pointee.arenas.setSpan(base: base, pages: pages, span: UnsafeMutableRawPointer(span))
+                state.pointee.arenas.setPageInUse(base)
+                return span
+            }
+        }
         if stash.pointee.pageCache.isEmpty {
             let lock = heap.pointee.lock
             lock.lock()
@@ -93,10 +119,24 @@ extension NodeSpanSource {
         return stash.pointee.pop(bucket: bucket)
     }
 
-    /// Returns a thread's stashed pages and records to this node (thread exit).
-    /// Takes the node lock.
+    /// Returns the spans `stash`'s thread freed but still holds to their node's
+    /// heap, under one acquisition of that node's lock.
+    static func returnFreedSpans(_ stash: UnsafeMutablePointer<ThreadSpanStash>, state: UnsafeMutablePointer<HeapState>) {
+        guard stash.pointee.freedCount > 0 else { return }
+        let source = NodeSpanSource(state: state, node: Int(stash.pointee.freedNode))
+        let lock = source.heap.pointee.lock
+        lock.lock()
+        while stash.pointee.freedCount > 0 {
+            source.releaseLocked(stash.pointee.removeFreed(at: stash.pointee.freedCount - 1))
+        }
+        lock.unlock()
+    }
+
+    /// Returns a thread's stashed pages and records to this node, and the spans
+    /// it freed to theirs (thread exit, node moves). Takes the node lock.
     func drainThreadStash(_ cache: UnsafeMutablePointer<ThreadCache>) {
         let stash = ThreadSpanStash.of(cache)
+        NodeSpanSource.returnFreedSpans(stash, state: state)
         let lock = heap.pointee.lock
         lock.lock()
         if !stash.pointee.pageCache.isEmpty && stash.pointee.node == Int32(node) {
@@ -110,6 +150,40 @@ extension NodeSpanSource {
 }
 
 extension ThreadSpanStash {
+    mutating func pushFreed(_ span: SpanRef) {
+        let n = freedCount
+        withUnsafeMutableBytes(of: &freed) { $0.baseAddress!.assumingMemoryBound(to: SpanRef?.self)[n] = span }
+        freedCount = n + 1
+    }
+
+    /// Removes and returns the freed span at `i` (the last one moves into its place).
+    mutating func removeFreed(at i: Int) -> SpanRef {
+        let n = freedCount
+        var r: SpanRef? = nil
+        withUnsafeMutableBytes(of: &freed) { raw in
+            let row = raw.baseAddress!.assumingMemoryBound(to: SpanRef?.self)
+            r = row[i]
+            row[i] = row[n - 1]
+            row[n - 1] = nil
+        }
+        freedCount = n - 1
+        return r!
+    }
+
+    /// The index of a freed span of exactly `pages` pages whose record holds
+    /// `objects` objects' bits; nil when none.
+    func freedSpan(pages: Int, objects: Int) -> Int? {
+        var found: Int? = nil
+        withUnsafeBytes(of: freed) { raw in
+            let row = raw.baseAddress!.assumingMemoryBound(to: SpanRef?.self)
+            for i in 0..<freedCount {
+                let s = row[i]!
+                if s.pointee.pageCount == pages && Int(s.pointee.bitmapWords) * 64 >= objects { found = i; return }
+            }
+        }
+        return found
+    }
+
     func count(_ bucket: Int) -> Int {
         bucket == 0 ? counts.0 : (bucket == 1 ? counts.1 : counts.2)
     }

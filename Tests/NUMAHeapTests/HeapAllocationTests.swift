@@ -219,6 +219,63 @@ import Testing
         #expect(heap.statistics.liveObjects == 0)
     }
 
+    /// 32 KiB blocks: one block per 4-page span, so every free empties a span.
+    /// The thread holds at most 8 freed spans (ThreadSpanStash.freedCapacity)
+    /// besides its bin and the central list's kept empty spans, returns them on
+    /// `flushThreadCache`, and a held span's next block, asked zeroed, is zero.
+    @Test func spansAThreadFreesAreHeldBoundedAndReusedZeroed() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        let size = 32 << 10, count = 40
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<count {
+            let p = try heap.allocate(byteCount: size)
+            memset(p, 0xEE, size)
+            blocks.append(p)
+        }
+        for p in blocks { heap.deallocate(p) }
+        // Held (8) + central's kept empties (64 KiB: 2) + the bin (1) at most.
+        let held = heap.statistics.inUseBytes
+        #expect(held <= (8 + 2 + 1) * size, "\(held) bytes in use after freeing \(count) spans")
+        // …and more than the bin and the central list keep: the thread holds some.
+        #expect(held > (2 + 1) * size, "\(held) bytes in use: no freed span held")
+        var dirty = 0
+        var again: [UnsafeMutableRawPointer] = []
+        for _ in 0..<count {
+            let z = try heap.allocateZeroed(byteCount: size)
+            let bytes = z.assumingMemoryBound(to: UInt8.self)
+            if !(0..<size).allSatisfy({ bytes[$0] == 0 }) { dirty += 1 }
+            again.append(z)
+        }
+        #expect(dirty == 0, "\(dirty) zeroed blocks held old bytes")
+        // The freed spans were reused: no more than `count` spans' pages in use.
+        #expect(heap.statistics.inUseBytes <= (count + 8 + 2 + 1) * size)
+        for p in again { heap.deallocate(p) }
+        heap.flushThreadCache()
+        heap.releaseFreeMemory()
+        #expect(heap.statistics.inUseBytes == 0, "held spans returned: \(heap.statistics.inUseBytes) bytes still in use")
+    }
+
+    /// A thread that exits while it holds freed spans returns them.
+    @Test func spansHeldByAnExitingThreadGoBack() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        var thread = pthread_t()
+        let box = UnsafeMutablePointer<Heap>.allocate(capacity: 1)
+        box.initialize(to: heap)
+        defer { box.deinitialize(count: 1); box.deallocate() }
+        pthread_create(&thread, nil, { arg in
+            let heap = arg!.assumingMemoryBound(to: Heap.self).pointee
+            var ps: [UnsafeMutableRawPointer] = []
+            for _ in 0..<40 { ps.append(try! heap.allocate(byteCount: 32 << 10)) }
+            for p in ps { heap.deallocate(p) }
+            return nil
+        }, box)
+        pthread_join(thread, nil)
+        // Only the central list's kept empty spans (64 KiB) remain in use.
+        #expect(heap.statistics.inUseBytes <= 64 << 10, "\(heap.statistics.inUseBytes) bytes in use after the thread exited")
+        heap.releaseFreeMemory()
+        #expect(heap.statistics.inUseBytes == 0)
+    }
+
     @Test func statisticsAddUp() throws {
         let heap = try Heap()
         var expectedBytes = 0

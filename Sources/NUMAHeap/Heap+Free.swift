@@ -172,7 +172,10 @@ extension HeapCore {
         let fitsInPlace: Bool
         if span.pointee.spanClass.sizeClass == 0 {
             let pageSize = state.pointee.pageSize
-            fitsInPlace = ThreadLargeSpans.spanPages(for: (size + pageSize - 1) / pageSize) == span.pointee.pageCount
+            let pages = ThreadLargeSpans.spanPages(for: (size + pageSize - 1) / pageSize)
+            fitsInPlace = pages == span.pointee.pageCount
+                || (pages > span.pointee.pageCount
+                    && growLargeInPlace(span, toPages: pages, cache: HeapState.currentCache(state)))
         } else {
             fitsInPlace = size <= usable && SizeClassTable.sizeClass(for: size) == span.pointee.spanClass.sizeClass
         }

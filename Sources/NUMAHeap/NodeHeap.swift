@@ -71,6 +71,11 @@ struct NodeHeap: ~Copyable {
         _inUse.pointee.spans.add(pages > 0 ? 1 : -1, ordering: .relaxed)
     }
 
+    /// An in-use span grew in place by `pages` pages (no new span).
+    func noteSpanGrew(pages: Int) {
+        _inUse.pointee.pages.add(pages, ordering: .relaxed)
+    }
+
     init(node: Int32, pageSize: Int, lockStorage: UnsafeMutableRawPointer, central: UnsafeMutablePointer<CentralList>) {
         lock = RawLock(initializingAt: lockStorage)
         self.node = node

@@ -197,6 +197,8 @@ public func numaheap_realloc(_ pointer: UnsafeMutableRawPointer, _ size: Int) ->
     if size <= usable && size > usable / 2 { return pointer }
     let smallMaximum = 32 << 10
     let target = size > usable && size > smallMaximum ? grownLargeSize(size) : size
+    // A large block grows into the free pages after it, without a copy.
+    if size > usable && usable > smallMaximum && core.growInPlace(pointer, byteCount: target) { return pointer }
     guard let fresh = allocate(core, target, minimumAlignment, false) else { return nil }
     fresh.copyMemory(from: pointer, byteCount: min(usable, size))
     core.deallocate(pointer)

@@ -276,6 +276,47 @@ import Testing
         #expect(heap.statistics.inUseBytes == 0)
     }
 
+    /// A large block grows in place into the free pages after it: same
+    /// address, contents kept, a larger usable size, statistics that add up;
+    /// when the pages after it are in use it moves, contents kept.
+    @Test func reallocateGrowsALargeBlockInPlaceWhenThePagesAfterItAreFree() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        var p = try heap.allocate(byteCount: 40_000)
+        let bytes = { (q: UnsafeMutableRawPointer, n: Int) in q.assumingMemoryBound(to: UInt8.self) }
+        for i in 0..<40_000 { bytes(p, 0)[i] = UInt8(truncatingIfNeeded: i &* 7) }
+        let start = p
+        var size = 40_000
+        var moves = 0
+        // A fresh heap's pages after the block are free: grow to 2 MiB in 10% steps.
+        while size < 2 << 20 {
+            let next = size + size / 10
+            let q = try heap.reallocate(p, byteCount: next)
+            if q != p { moves += 1 }
+            #expect(heap.usableSize(of: q) >= next)
+            for i in size..<next { bytes(q, 0)[i] = UInt8(truncatingIfNeeded: i &* 7) }
+            p = q
+            size = next
+        }
+        #expect(p == start && moves == 0, "moved \(moves) times")
+        #expect((0..<size).allSatisfy { bytes(p, 0)[$0] == UInt8(truncatingIfNeeded: $0 &* 7) })
+        // A block right after it (the page heap's lowest fit for 256 KiB on a
+        // fresh heap): the next growth must move, keeping the contents.
+        let blocker = try heap.allocate(byteCount: 256 << 10)
+        let usable = heap.usableSize(of: p)
+        #expect(UInt(bitPattern: blocker) == UInt(bitPattern: p) + UInt(usable), "the blocker is not right after the block")
+        let q = try heap.reallocate(p, byteCount: usable + 100_000)
+        #expect(q != p)
+        #expect((0..<size).allSatisfy { bytes(q, 0)[$0] == UInt8(truncatingIfNeeded: $0 &* 7) })
+        p = q
+        heap.deallocate(blocker)
+        heap.deallocate(p)
+        let stats = heap.statistics
+        #expect(stats.liveObjects == 0 && stats.liveBytes == 0, "live \(stats.liveObjects) objects, \(stats.liveBytes) bytes")
+        heap.flushThreadCache()
+        heap.releaseFreeMemory()
+        #expect(heap.statistics.inUseBytes == 0)
+    }
+
     @Test func statisticsAddUp() throws {
         let heap = try Heap()
         var expectedBytes = 0

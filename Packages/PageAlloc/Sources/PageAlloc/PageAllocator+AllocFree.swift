@@ -17,6 +17,29 @@ extension PageAllocator {
         return (r.page << pageShift, Int(r.scavenged << pageShift))
     }
 
+    /// Allocates exactly the `pages` pages from `base` when every one of them
+    /// is free (a block that grows in place into the pages after it). Nil,
+    /// changing nothing, when a page is in use, outside the grown space, or
+    /// the arguments name no page range; else how many of the run's bytes were
+    /// scavenged, as ``allocate(pages:)`` reports them.
+    @inlinable
+    public mutating func allocate(base: UInt, pages: Int) -> Int? {
+        guard pages > 0, base & UInt(pageSize - 1) == 0 else { return nil }
+        let page = base >> pageShift
+        guard UInt(pages) <= totalPages, page + UInt(pages) <= totalPages,
+              grown.contains(page, page + UInt(pages)) else { return nil }
+        var p = page, left = UInt(pages)
+        while left > 0 {
+            let ci = p >> chunkPagesLog, i = p & (chunkPages - 1)
+            let take = min(chunkPages - i, left)
+            if chunks.alloc(ci).firstSet(i, take) != nil { return nil }
+            p += take
+            left -= take
+        }
+        // Pages below `searchPage` are all in use; allocating more keeps that true.
+        return Int(allocRange(page, UInt(pages)) << pageShift)
+    }
+
     /// Returns `pages` pages starting at `base` to the free space. The pages
     /// may be part of a larger allocation; they keep their scavenged bits clear.
     ///

@@ -57,6 +57,23 @@ public struct PageCache: Sendable {
         return allocateRun(UInt(pages))
     }
 
+    /// Allocates exactly the `pages` pages from `base` when all of them are in
+    /// this cache and free (a block growing in place); nil, changing nothing,
+    /// otherwise. Returns the scavenged bytes of the run.
+    @inlinable
+    public mutating func allocate(base address: UInt, pages: Int) -> Int? {
+        guard cache != 0, pages > 0, pages <= 64, address >= base,
+              address & ((1 << pageShift) - 1) == 0 else { return nil }
+        let i = (address - base) >> pageShift
+        guard i + UInt(pages) <= 64 else { return nil }
+        let mask = PallocBits.mask(i, UInt(pages))
+        guard cache & mask == mask else { return nil }
+        let scav = (scavenged & mask).nonzeroBitCount
+        cache &= ~mask
+        scavenged &= ~mask
+        return scav << Int(pageShift)
+    }
+
     @usableFromInline
     mutating func allocateRun(_ n: UInt) -> (base: UInt, scavengedBytes: Int)? {
         if n > 64 { return nil }

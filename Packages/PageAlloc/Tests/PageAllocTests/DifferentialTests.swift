@@ -39,6 +39,12 @@ struct Model {
         scavenged += Int(count) * 512
     }
 
+    /// Whether `[page, page + n)` lies in one grown range with every page free.
+    func freeAndGrown(_ page: UInt, _ n: UInt) -> Bool {
+        guard ranges.contains(where: { $0.lo << 9 <= page && page + n <= $0.hi << 9 }) else { return false }
+        return (page..<(page + n)).allSatisfy { !isAllocated($0) }
+    }
+
     func index(_ page: UInt) -> (Int, UInt64) { (slot[page >> 9]! * 8 + Int((page & 511) >> 6), 1 << (page & 63)) }
     func isAllocated(_ page: UInt) -> Bool { let (w, b) = index(page); return alloc[w] & b != 0 }
     func isScavenged(_ page: UInt) -> Bool { let (w, b) = index(page); return scav[w] & b != 0 }
@@ -164,7 +170,7 @@ struct Recording: PageReleaser {
         var cacheModel: [UInt64] = [0, 0]         // free bits the model expects in each cache
         var touched: [UInt] = []
         var failures = 0
-        var stats = (allocs: 0, failedAllocs: 0, frees: 0, cacheAllocs: 0, refills: 0, scavenges: 0)
+        var stats = (allocs: 0, failedAllocs: 0, frees: 0, cacheAllocs: 0, refills: 0, scavenges: 0, grows: 0, grewInPlace: 0)
 
         func pageOf(_ address: UInt) -> UInt { address >> 13 }
 
@@ -213,6 +219,23 @@ struct Recording: PageReleaser {
                         if !caches[k].isEmpty { Issue.record("op \(op): allocToCache returned a block; the model has no free page"); failures += 1 }
                         cacheModel[k] = 0
                     }
+                } else if rng.below(4) == 0 {
+                    // Exactly the pages at an offset (a block growing in place inside the cache).
+                    let e = UInt(rng.below(64)), n = UInt(1 + rng.below(8))
+                    let scavBefore = caches[k].scavenged
+                    let r = caches[k].allocate(base: caches[k].base + e << 13, pages: Int(n))
+                    stats.cacheAllocs += 1
+                    let mask: UInt64 = e + n <= 64 ? (n == 64 ? ~0 : (1 << UInt64(n)) - 1) << UInt64(e) : 0
+                    if mask != 0 && cacheModel[k] & mask == mask {
+                        cacheModel[k] &= ~mask
+                        if r != (scavBefore & mask).nonzeroBitCount << 13 {
+                            Issue.record("op \(op): cache allocate(base: +\(e), pages: \(n)) got \(String(describing: r))"); failures += 1
+                        } else {
+                            live.append((pageOf(caches[k].base) + e, n))
+                        }
+                    } else if r != nil {
+                        Issue.record("op \(op): cache allocate(base: +\(e), pages: \(n)) got \(r!), model nil"); failures += 1
+                    }
                 } else {
                     let n = rng.below(4) == 0 ? UInt(1 + rng.below(8)) : 1
                     let scavBefore = caches[k].scavenged
@@ -253,6 +276,24 @@ struct Recording: PageReleaser {
                 }
                 if sum != got || got > (bytes + 8191) & ~8191 || (got < bytes && m.scavenged != m.free) {
                     Issue.record("op \(op): scavenge(\(bytes)) = \(got), reported \(sum), model free \(m.free) scavenged \(m.scavenged)"); failures += 1
+                }
+            } else if roll >= 87 && !live.isEmpty {
+                // Grow a live allocation in place into the pages after it.
+                let i = rng.below(live.count)
+                let (page, n) = live[i]
+                let extra = UInt(1 + rng.below(rng.below(4) == 0 ? 600 : 12))
+                let r = a.allocate(base: (page + n) << 13, pages: Int(extra))
+                stats.grows += 1
+                if m.freeAndGrown(page + n, extra) {
+                    let sc = m.allocate(page + n, extra)
+                    if r != sc << 13 {
+                        Issue.record("op \(op): allocate(base: page \(page + n), pages: \(extra)) got \(String(describing: r)), model scav \(sc << 13)"); failures += 1
+                    }
+                    live[i] = (page, n + extra)
+                    stats.grewInPlace += 1
+                    touched.append((page + n) >> 9); touched.append((page + n + extra - 1) >> 9)
+                } else if r != nil {
+                    Issue.record("op \(op): allocate(base: page \(page + n), pages: \(extra)) got \(r!), model: not all free and grown"); failures += 1
                 }
             } else if wantAlloc || live.isEmpty {
                 let sizeRoll = rng.below(100)
@@ -325,6 +366,8 @@ struct Recording: PageReleaser {
         let ops = DifferentialTests.operations
         #expect(stats.allocs > ops * 3 / 10 && stats.frees > ops * 3 / 10 && stats.failedAllocs > 0)
         #expect(stats.cacheAllocs > ops / 50 && stats.refills > ops / 200 && stats.scavenges > ops / 40)
+        // In-place growth is tried often and both succeeds and fails.
+        #expect(stats.grows > ops / 50 && stats.grewInPlace > 0 && stats.grewInPlace < stats.grows)
         print("PageAlloc differential: \(DifferentialTests.operations) ops: \(stats)")
     }
 }

@@ -15,22 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 scale=${2:-1.0}
-lib=$(realpath "${NUMAHEAP_MALLOC_LIB:-.build-malloc/release/libNUMAHeapMalloc.so}")
-[ -f "$lib" ] || { echo "build it first: swift build -c release --product NUMAHeapMalloc --scratch-path .build-malloc -Xswiftc -cross-module-optimization" >&2; exit 1; }
-bin=${BENCH_BINARY:-}
-if [ -z "$bin" ]; then bin=$(mktemp -d)/bench; cc -O2 -pthread -o "$bin" Benchmarks/malloc/bench.c; fi
-
-names=(glibc NUMAHeap)
-preload=("" "$lib")
-for candidate in jemalloc:libjemalloc.so.2 TCMalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
-    name=${candidate%%:*} so=${candidate#*:}
-    path=$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so { print $NF; exit }')
-    if [ -z "$path" ] && [ -n "${BENCH_LIB_DIR:-}" ] && [ -f "$BENCH_LIB_DIR/$so" ]; then path=$(realpath "$BENCH_LIB_DIR/$so"); fi
-    if [ -n "$path" ]; then names+=("$name"); preload+=("$path"); else echo "($name not installed: skipped)" >&2; fi
-done
+source Benchmarks/malloc/allocators.sh
 workloads=(pairs16 churn xthread sizemix large realloc)
-results=${BENCH_RAW:-$(mktemp)}
-: >"$results"
 for r in $(seq "$rounds"); do
     for w in "${workloads[@]}"; do
         for i in "${!names[@]}"; do

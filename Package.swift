@@ -94,7 +94,7 @@ let package = Package(
 
         // NUMA placement checked by the kernel in a multi-node guest (.ci/numa-guest.sh);
         // an executable, since `swift test` must pass where there is no guest.
-        .executableTarget(name: "numaheap-guest-checks", dependencies: ["NUMAHeap", product("Platform")],
+        .executableTarget(name: "numaheap-guest-checks", dependencies: ["NUMAHeap", product("Platform"), product("Central"), product("SpanCore")],
                           path: "Tests/NUMAGuest"),
 
         .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", product("Platform"), product("Central")]),

@@ -81,11 +81,13 @@ public final class Heap: @unchecked Sendable {
     }
 
     /// Bytes usable in the block at `pointer` (its size class's size, or its
-    /// span's pages for a large block): at least what was requested.
+    /// span's pages for a large block): at least what was requested. Must not
+    /// overlap a `reallocate` of the same block (which may grow it in place).
     public func usableSize(of pointer: UnsafeRawPointer) -> Int { core.usableSize(of: pointer) }
 
     /// True when `pointer` is the base of a block in a span this heap has in use
-    /// (it does not tell whether that block is currently allocated).
+    /// (it does not tell whether that block is currently allocated). Must not
+    /// overlap a `reallocate` of the same block.
     public func owns(_ pointer: UnsafeRawPointer) -> Bool { core.owns(pointer) }
 
     /// NUMA node of the memory at `pointer`, from the arena map (no system call);

@@ -61,8 +61,9 @@ struct HeapState: ~Copyable {
     /// an access to `pointer.pointee.field` as an access to all of `pointee`).
     let registryLink: UnsafeMutablePointer<UnsafeMutablePointer<HeapState>?>
     /// The scavenger's per-heap state (owned by the scavenger's files). Written
-    /// when the heap is created, before any other thread can see it, and when it
-    /// is destroyed, after every thread is done with it; read without a lock.
+    /// once while the heap is created (after it is registered, but before its
+    /// creator returns it to anyone who could allocate from it) and when it is
+    /// destroyed, after every thread is done with it; read without a lock.
     let scavengerSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
 
     /// The mapping holding this struct and its arrays.

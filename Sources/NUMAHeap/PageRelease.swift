@@ -4,9 +4,12 @@ import Platform
 import Scavenger
 
 extension HeapCore {
-    /// Returns every free page to the system now (Go's `debug.FreeOSMemory`)
+    /// Returns the heap's free pages to the system now (Go's `debug.FreeOSMemory`)
     /// and reports the bytes released. Pages already released are not counted
-    /// again. Takes each node's lock in turn; the background worker, if any,
+    /// again. Also freed first: the calling thread's bins, kept large spans and
+    /// held small spans, and every central list's kept empty spans. Not
+    /// reached: what *other* live threads hold (bins, ≤ 8 kept large spans,
+    /// ≤ 8 held small spans each) until they flush, refill or exit. Takes each node's lock in turn; the background worker, if any,
     /// keeps running (it finds nothing left to do).
     @discardableResult
     public func releaseFreeMemory() -> Int {

@@ -35,9 +35,59 @@ extension HeapCore {
     }
 
     /// The free of the block at `address`, whose page's span record is `span`.
+    ///
+    /// The fast path bins the block when every check passes in its common
+    /// form — the thread's cache is bound, the span is in use, `address` is an
+    /// object's base, the object is below the span's `freeindex`, the bin has
+    /// room and takes the span's node, and the block's second word is not the
+    /// heap's key — and leaves everything else to ``freeChecked(_:in:threadBindings:)``,
+    /// which decides precisely and names the misuse.
+    ///
+    /// It reads no free bit: every freed block of a binned class carries the
+    /// key in its second word — in a bin, or freed through its span's local or
+    /// remote free bits (``freeThroughSpan(_:index:address:cache:)`` and
+    /// ``freeRemote(_:index:address:cache:)`` write it first) — and every
+    /// allocation of such a block clears it, so a block that is free in any
+    /// way but a swept one shows the key, and a swept one is at or above
+    /// `freeindex` or has no alloc bit (the sweep resets `freeindex` to 0 and
+    /// leaves alloc bits only on live objects).
+    ///
+    /// No check feeds the address of the bin the block goes on: the bin comes
+    /// from the span's class, the checks only decide whether to branch away.
     @inline(__always)
     func freeBlock(_ address: UInt, in span: SpanRef,
                    threadBindings: UnsafeMutableRawPointer?) {
+        if let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
+           _fastPath(b.pointee.heapID == state.pointee.id) {
+            let cache = b.pointee.cache
+            let sizeClass = Int(span.pointee.spanClass.sizeClass)
+            let bin = ThreadCache.bins(cache) + sizeClass
+            let start = span.pointee.startAddress
+            let index = span.pointee.objectIndex(of: address)
+            let key = state.pointee.objectKey
+            // Large spans and the 8-byte class have a bin limit of 0. The base
+            // check also refuses `address < start` (the offset wraps, and no
+            // index times the size reaches it).
+            if _fastPath(span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
+                            && start &+ UInt(bitPattern: index &* span.pointee.elemSize) == address
+                            && bin.pointee.count < bin.pointee.limit
+                            && index < span.pointee.freeindex.load(ordering: .acquiring)
+                            && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
+                            && !ThreadObjectCache.isBinned(address, key: key)) {
+                ThreadObjectCache.push(bin, address, key: key)
+                ThreadCache.count(cache.pointee.frees + sizeClass)
+                return
+            }
+        }
+        freeChecked(address, in: span, threadBindings: threadBindings)
+    }
+
+    /// The free of the block at `address` with every check made in full (the
+    /// span's bits as well as the key), for whatever the fast path of
+    /// ``freeBlock(_:in:threadBindings:)`` does not take.
+    @inline(never)
+    func freeChecked(_ address: UInt, in span: SpanRef,
+                     threadBindings: UnsafeMutableRawPointer?) {
         let index = check(address, in: span, operation: "deallocate")
         if _slowPath(span.pointee.spanClass.sizeClass == 0) {
             freeLarge(span, address: address)
@@ -66,6 +116,7 @@ extension HeapCore {
     /// is held in the thread's stash (``NodeSpanSource/freeSpan(_:)``).
     @inline(never)
     func freeRemote(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>? = nil) {
+        ThreadObjectCache.markFreed(span, address, key: state.pointee.objectKey)  // Before the bit publishes the free.
         if let refusal = CentralList.freeRemote(span, index: index, directory: HeapDirectory(state: state, cache: cache)) {
             HeapCore.refused(refusal, address, span, "deallocate")
         }

@@ -58,7 +58,21 @@ public final class Heap: @unchecked Sendable {
     /// ``maximumAlignment``). The contents are unspecified; see
     /// ``allocateZeroed(byteCount:alignment:)``. A byte count of 0 returns a
     /// unique block of the smallest size.
+    @inlinable
     public func allocate(byteCount: Int, alignment: Int = 16) throws(HeapError) -> UnsafeMutableRawPointer {
+        // The call site usually names the alignment (or takes the default):
+        // then this folds to one call with no alignment checks.
+        if alignment == 16 { return try _allocate16(byteCount: byteCount) }
+        return try _allocate(byteCount: byteCount, alignment: alignment)
+    }
+
+    @usableFromInline
+    func _allocate16(byteCount: Int) throws(HeapError) -> UnsafeMutableRawPointer {
+        try core.allocate(byteCount: byteCount, alignment: 16, zeroed: false)
+    }
+
+    @usableFromInline
+    func _allocate(byteCount: Int, alignment: Int) throws(HeapError) -> UnsafeMutableRawPointer {
         try core.allocate(byteCount: byteCount, alignment: alignment, zeroed: false)
     }
 
@@ -189,10 +203,29 @@ extension HeapCore {
     }
 
     /// The fast path: this thread's cached span for the class, then the slow refill.
+    ///
+    /// Every way out of the fast path is a tail call (the unbound thread, the
+    /// refill), so the fast path saves no registers.
     @inline(__always)
     func allocateSmall(sizeClass: Int, zeroed: Bool,
                        threadBindings: UnsafeMutableRawPointer?) throws(HeapError) -> UnsafeMutableRawPointer {
-        let cache = HeapState.cache(state, threadBindings: threadBindings)
+        guard let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
+              _fastPath(b.pointee.heapID == state.pointee.id) else {
+            return try allocateSmallUnbound(sizeClass: sizeClass, zeroed: zeroed)
+        }
+        return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, cache: b.pointee.cache)
+    }
+
+    /// ``allocateSmall(sizeClass:zeroed:threadBindings:)`` when the thread's
+    /// first binding is not to this heap (first use, or several heaps).
+    @inline(never)
+    func allocateSmallUnbound(sizeClass: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
+        try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, cache: HeapState.bindSlow(state))
+    }
+
+    @inline(__always)
+    func allocateSmall(sizeClass: Int, zeroed: Bool,
+                       cache: UnsafeMutablePointer<ThreadCache>) throws(HeapError) -> UnsafeMutableRawPointer {
         // The thread's most recently freed block of the class first (ThreadObjectCache).
         if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass) {
             ThreadCache.count(cache.pointee.mallocs + sizeClass)
@@ -203,6 +236,7 @@ extension HeapCore {
         let span = cache.pointee.spans[spanClass.index]
         if let address = span.pointee.nextFreeFast() {
             ThreadCache.count(cache.pointee.mallocs + sizeClass)
+            ThreadObjectCache.markAllocated(address, elemSize: span.pointee.elemSize)
             let p = UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
             if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
                 p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)
@@ -220,6 +254,7 @@ extension HeapCore {
         }
         ThreadCache.count(cache.pointee.mallocs + spanClass.sizeClass)
         let span = cache.pointee.spans[spanClass.index]
+        ThreadObjectCache.markAllocated(address, elemSize: span.pointee.elemSize)
         let p = UnsafeMutableRawPointer(bitPattern: address)!
         if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
             p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)

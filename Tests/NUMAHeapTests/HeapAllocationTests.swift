@@ -146,6 +146,42 @@ import Testing
         heap.deallocate(again); heap.deallocate(q); heap.deallocate(other)
     }
 
+    /// The fast free path reads no free bits: a block freed through its span
+    /// carries the heap's key in its second word, and the span clears it when
+    /// it hands the block out again. Blocks whose second word the program never
+    /// writes, spilled from full bins to their spans (locally and remotely),
+    /// swept, handed out again and freed again, must never look freed.
+    @Test func blocksFreedThroughTheirSpansAreHandedOutAgainAndFreedWithoutAReport() throws {
+        let heap = try Heap()
+        for size in [16, 48, 4096, 20 << 10] {
+            for round in 0..<4 {
+                var blocks: [UnsafeMutableRawPointer] = []
+                for _ in 0..<200 {
+                    let p = try heap.allocate(byteCount: size)
+                    p.storeBytes(of: UInt64(round), as: UInt64.self)  // The first word only.
+                    blocks.append(p)
+                }
+                if round % 2 == 0 {
+                    for p in blocks { heap.deallocate(p) }  // Most spill from the bin to the spans.
+                } else {
+                    // Another thread frees them: its bin fills, the rest take the remote-free protocol.
+                    let box = UnsafeMutablePointer<(Heap, [UnsafeMutableRawPointer])>.allocate(capacity: 1)
+                    box.initialize(to: (heap, blocks))
+                    var thread = pthread_t()
+                    pthread_create(&thread, nil, { arg in
+                        let b = arg!.assumingMemoryBound(to: (Heap, [UnsafeMutableRawPointer]).self)
+                        for p in b.pointee.1 { b.pointee.0.deallocate(p) }
+                        return nil
+                    }, box)
+                    pthread_join(thread, nil)
+                    box.deinitialize(count: 1); box.deallocate()
+                }
+                heap.flushThreadCache()  // Sweeps: the spilled blocks are free in their spans, key and all.
+            }
+        }
+        #expect(heap.statistics.liveObjects == 0)
+    }
+
     @Test func binsAreBoundedSoFreedSpansStillGoBack() throws {
         let heap = try Heap()
         var blocks: [UnsafeMutableRawPointer] = []

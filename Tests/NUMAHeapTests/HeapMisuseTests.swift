@@ -122,6 +122,35 @@ import Testing
         #expect(Self.stderrText(r).contains("double free of a block of size 4096"))
     }
 
+    /// 64-byte bins hold 128 blocks; 300 blocks fill spans of 128 (blocks
+    /// 0…127, 128…255) and the thread's current span (256…299). 84 blocks of
+    /// the first span and the 44 of the current one fill the bin; the next free
+    /// spills the 64 most recent — 256…299 to the local free bits of the span
+    /// the thread owns, 64…83 through the remote-free protocol (the full span
+    /// left the cache). The spans stay in use and unswept, and the bin has room
+    /// again: only the key the spill wrote tells the fast path the block is freed.
+    static func spillThenFreeAgain(_ block: Int) throws {
+        let heap = try Heap()
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<300 { blocks.append(try heap.allocate(byteCount: 64)) }
+        for i in Array(0..<84) + Array(256..<300) + [84] { heap.deallocate(blocks[i]) }
+        heap.deallocate(blocks[block])
+    }
+
+    @Test func doubleFreeOfABlockASpillLeftInTheLocalFreeBitsOfItsLiveSpan() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            try HeapMisuseTests.spillThenFreeAgain(280)
+        }
+        #expect(Self.stderrText(r).contains("double free of a block of size 64"))
+    }
+
+    @Test func doubleFreeOfABlockASpillSentThroughTheRemoteFreeProtocol() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            try HeapMisuseTests.spillThenFreeAgain(70)
+        }
+        #expect(Self.stderrText(r).contains("double free of a block of size 64"))
+    }
+
     @Test func doubleFreeOfAnEightByteBlockThatIsNeverBinned() async {
         let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
             let heap = try Heap()

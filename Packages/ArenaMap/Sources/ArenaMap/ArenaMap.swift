@@ -54,6 +54,11 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     @usableFromInline let _firstL2: UnsafeMutablePointer<Atomic<UInt>>
     /// Bytes of address space the map may reserve in all. Immutable.
     @usableFromInline let _addressSpaceLimit: Int
+    /// Offset of the span-map array in an arena's metadata block (it follows
+    /// the header and the page bitmaps, whose size depends on the page size):
+    /// computed once so that `spanOf` — on every free — adds a stored value.
+    /// Immutable.
+    @usableFromInline let _spansOffset: Int
 
     /// Creates an empty map: no arena reserved yet.
     ///
@@ -121,6 +126,7 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
         _pageShift = pageSize.trailingZeroBitCount
         _root = root
         _addressSpaceLimit = addressSpaceLimit
+        _spansOffset = HeapArena._headerBytes + (ArenaLayout.heapArenaBytes >> (pageSize.trailingZeroBitCount + 2))
         _l1[0].store(UInt(bitPattern: firstL2), ordering: .releasing)
         let metadata = _rootAtomic(_Root.metadataBytes)
         metadata.pointee.store(metadata.pointee.load(ordering: .relaxed) + _Root.l2Bytes, ordering: .relaxed)
@@ -226,7 +232,7 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     public func spanOf(_ address: UInt) -> UnsafeMutableRawPointer? {
         guard let arena = arenaOf(address) else { return nil }
         let page = Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) &>> _pageShift)
-        let spans = (arena._raw + HeapArena._headerBytes + (ArenaLayout.heapArenaBytes &>> (_pageShift &+ 2)))
+        let spans = (arena._raw + _spansOffset)
             .assumingMemoryBound(to: Atomic<UInt>.self)
         return UnsafeMutableRawPointer(bitPattern: spans[page].load(ordering: .acquiring))
     }

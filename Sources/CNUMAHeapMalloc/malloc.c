@@ -51,6 +51,11 @@ void numaheap_malloc_set_errno(int value) { errno = value; }
 // inlines the TLS access (Swift calls the accessor out of line in this build).
 void *numaheap_core_malloc(void *state, size_t size, void *bindings);
 bool numaheap_core_free(void *state, void *pointer, void *bindings);
+// Leaf fast paths: a bin pop or span bit, a checked bin push; they call
+// nothing, so they run without the re-entrancy guard. NULL/false: take the
+// full path above.
+void *numaheap_core_malloc_fast(void *state, size_t size, void *bindings);
+bool numaheap_core_free_fast(void *state, void *pointer, void *bindings);
 static void *numaheap_ready_state;
 
 void numaheap_malloc_set_ready_state(void *state) {
@@ -78,7 +83,28 @@ __attribute__((noinline)) static void *reentrant_allocate(size_t size, size_t al
 
 // The exported symbols are interposable, so calls between them inside the
 // library would go through the PLT; they share these static bodies instead.
+__attribute__((noinline)) static void *malloc_full(size_t size);
+__attribute__((noinline)) static void free_full(void *pointer);
+
+// The leaf fast paths first, outside the guard (they call nothing); a miss,
+// a re-entrant call or a heap not yet ready takes the full path.
 static inline void *malloc_impl(size_t size) {
+    void *state = ready_state();
+    if (__builtin_expect(state != NULL && !inside(), 1)) {
+        void *p = numaheap_core_malloc_fast(state, size, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
+        if (__builtin_expect(p != NULL, 1)) return p;
+    }
+    return malloc_full(size);
+}
+
+static inline void free_impl(void *pointer) {
+    void *state = ready_state();
+    if (__builtin_expect(state != NULL && !inside(), 1)
+        && __builtin_expect(numaheap_core_free_fast(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE)), 1)) return;
+    free_full(pointer);
+}
+
+static void *malloc_full(size_t size) {
     if (inside()) return reentrant_allocate(size, 16);
     void *state = ready_state();
     numaheap_malloc_depth = 1;
@@ -88,7 +114,7 @@ static inline void *malloc_impl(size_t size) {
     return p;
 }
 
-static inline void free_impl(void *pointer) {
+static void free_full(void *pointer) {
     if (pointer == NULL) return;
     if (inside()) { numaheap_free_reentrant(pointer); return; }
     void *state = ready_state();

@@ -10,9 +10,17 @@ extension HeapCore {
     /// A pointer this heap did not return — foreign, interior, already freed —
     /// stops the process with a message naming it; nothing is corrupted.
     public func deallocate(_ pointer: UnsafeMutableRawPointer) {
+        let bindings = ThreadLocalSlot.cache.value
+        if deallocateFast(pointer, threadBindings: bindings) { return }
+        deallocateSlow(pointer, threadBindings: bindings)
+    }
+
+    /// ``deallocate(_:)`` past its fast path: every check again, in full.
+    @inline(never)
+    func deallocateSlow(_ pointer: UnsafeMutableRawPointer, threadBindings: UnsafeMutableRawPointer?) {
         let address = UInt(bitPattern: pointer)
         guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
-        freeBlock(address, in: raw.assumingMemoryBound(to: Span.self), threadBindings: ThreadLocalSlot.cache.value)
+        freeChecked(address, in: raw.assumingMemoryBound(to: Span.self), threadBindings: threadBindings)
     }
 
     /// Frees `pointer` when it lies in this heap's arenas (a block there is
@@ -38,9 +46,10 @@ extension HeapCore {
     ///
     /// The fast path bins the block when every check passes in its common
     /// form — the thread's cache is bound, the span is in use, `address` is an
-    /// object's base, the object is below the span's `freeindex`, the bin has
-    /// room and takes the span's node, and the block's second word is not the
-    /// heap's key — and leaves everything else to ``freeChecked(_:in:threadBindings:)``,
+    /// object's base, the object is allocated as the span knows it (below
+    /// `freeindex`, or its alloc bit: blocks that outlived a sweep), the bin
+    /// has room and takes the span's node, and the block's second word is not
+    /// the heap's key — and leaves everything else to ``freeChecked(_:in:threadBindings:)``,
     /// which decides precisely and names the misuse.
     ///
     /// It reads no free bit: every freed block of a binned class carries the
@@ -57,29 +66,35 @@ extension HeapCore {
     @inline(__always)
     func freeBlock(_ address: UInt, in span: SpanRef,
                    threadBindings: UnsafeMutableRawPointer?) {
-        if let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
-           _fastPath(b.pointee.heapID == state.pointee.id) {
-            let cache = b.pointee.cache
-            let sizeClass = Int(span.pointee.spanClass.sizeClass)
-            let bin = ThreadCache.bins(cache) + sizeClass
-            let start = span.pointee.startAddress
-            let index = span.pointee.objectIndex(of: address)
-            let key = state.pointee.objectKey
-            // Large spans and the 8-byte class have a bin limit of 0. The base
-            // check also refuses `address < start` (the offset wraps, and no
-            // index times the size reaches it).
-            if _fastPath(span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
-                            && start &+ UInt(bitPattern: index &* span.pointee.elemSize) == address
-                            && bin.pointee.count < bin.pointee.limit
-                            && index < span.pointee.freeindex.load(ordering: .acquiring)
-                            && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
-                            && !ThreadObjectCache.isBinned(address, key: key)) {
-                ThreadObjectCache.push(bin, address, key: key)
-                ThreadCache.count(cache.pointee.frees + sizeClass)
-                return
-            }
-        }
+        if freeFast(address, in: span, threadBindings: threadBindings) { return }
         freeChecked(address, in: span, threadBindings: threadBindings)
+    }
+
+    /// The fast path of ``freeBlock(_:in:threadBindings:)``: true when it
+    /// binned the block, false (touching nothing) when the block needs ``freeChecked(_:in:threadBindings:)``.
+    @inline(__always)
+    func freeFast(_ address: UInt, in span: SpanRef, threadBindings: UnsafeMutableRawPointer?) -> Bool {
+        guard let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
+              _fastPath(b.pointee.heapID == state.pointee.id) else { return false }
+        let cache = b.pointee.cache
+        let sizeClass = Int(span.pointee.spanClass.sizeClass)
+        let bin = ThreadCache.bins(cache) + sizeClass
+        let start = span.pointee.startAddress
+        let index = span.pointee.objectIndex(of: address)
+        let key = state.pointee.objectKey
+        // Large spans and the 8-byte class have a bin limit of 0. The base
+        // check also refuses `address < start` (the offset wraps, and no
+        // index times the size reaches it).
+        guard _fastPath(span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
+                        && start &+ UInt(bitPattern: index &* span.pointee.elemSize) == address
+                        && bin.pointee.count < bin.pointee.limit
+                        && (index < span.pointee.freeindex.load(ordering: .acquiring)
+                            || span.pointee.allocBits[index >> 6].load(ordering: .relaxed) >> UInt64(index & 63) & 1 != 0)
+                        && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
+                        && !ThreadObjectCache.isBinned(address, key: key)) else { return false }
+        ThreadObjectCache.push(bin, address, key: key)
+        ThreadCache.count(cache.pointee.frees + sizeClass)
+        return true
     }
 
     /// The free of the block at `address` with every check made in full (the

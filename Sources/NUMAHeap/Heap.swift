@@ -62,8 +62,18 @@ public final class Heap: @unchecked Sendable {
     public func allocate(byteCount: Int, alignment: Int = 16) throws(HeapError) -> UnsafeMutableRawPointer {
         // The call site usually names the alignment (or takes the default):
         // then this folds to one call with no alignment checks.
-        if alignment == 16 { return try _allocate16(byteCount: byteCount) }
+        if alignment == 16 {
+            if let p = _allocateFast(byteCount: byteCount) { return p }
+            return try _allocate16(byteCount: byteCount)
+        }
         return try _allocate(byteCount: byteCount, alignment: alignment)
+    }
+
+    /// ``HeapCore/allocateFast(byteCount:threadBindings:)``: a leaf, so the
+    /// common allocation saves no registers.
+    @usableFromInline
+    func _allocateFast(byteCount: Int) -> UnsafeMutableRawPointer? {
+        core.allocateFast(byteCount: byteCount, threadBindings: ThreadLocalSlot.cache.value)
     }
 
     @usableFromInline

@@ -32,6 +32,27 @@ public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: Unsa
     HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer, threadBindings: threadBindings)
 }
 
+/// The leaf fast path of `malloc(size)` (``HeapCore/allocateFast(byteCount:threadBindings:)``):
+/// a block, or nil when the request needs anything more — the C side then
+/// sets its re-entrancy guard and calls ``numaheap_core_malloc(_:_:_:)``.
+/// Runs nothing that could call `malloc` (so it needs no guard).
+@_cdecl("numaheap_core_malloc_fast") @inline(__always)
+public func numaheap_core_malloc_fast(_ state: UnsafeMutableRawPointer, _ size: Int,
+                                      _ threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).allocateFast(byteCount: size, threadBindings: threadBindings)
+}
+
+/// The leaf fast path of `free(pointer)` (``HeapCore/deallocateFast(_:threadBindings:)``):
+/// true when the block went on the thread's bin; false, touching nothing,
+/// otherwise (`NULL` and foreign pointers included) — the C side then takes
+/// its full `free`. Runs nothing that could call `malloc`.
+@_cdecl("numaheap_core_free_fast") @inline(__always)
+public func numaheap_core_free_fast(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer?,
+                                    _ threadBindings: UnsafeMutableRawPointer?) -> Bool {
+    guard let pointer else { return false }
+    return HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateFast(pointer, threadBindings: threadBindings)
+}
+
 extension HeapCore {
     /// The heap's state as an untyped pointer, for ``numaheap_core_malloc(_:_:_:)``
     /// and ``numaheap_core_free(_:_:_:)``.

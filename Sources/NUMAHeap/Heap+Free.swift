@@ -87,7 +87,7 @@ extension HeapCore {
         // index times the size reaches it).
         guard _fastPath(span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
                         && start &+ UInt(bitPattern: index &* span.pointee.elemSize) == address
-                        && bin.pointee.freedCount < bin.pointee.limit
+                        && bin.pointee.count < bin.pointee.limit
                         && (index < span.pointee.freeindex.load(ordering: .acquiring)
                             || span.pointee.allocBits[index >> 6].load(ordering: .relaxed) >> UInt64(index & 63) & 1 != 0)
                         && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
@@ -113,7 +113,7 @@ extension HeapCore {
         let bin = ThreadCache.bins(cache) + sizeClass
         // Onto the thread's bin when it has room and the block is of the
         // thread's node (ThreadObjectCache); else through the span.
-        if _fastPath(bin.pointee.freedCount < bin.pointee.limit
+        if _fastPath(bin.pointee.count < bin.pointee.limit
                         && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0) {
             let key = state.pointee.objectKey
             if let refusal = ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) {

@@ -253,13 +253,6 @@ extension HeapCore {
             }
             return p
         }
-        // The span has none left: whatever the bin's `freed` stack holds
-        // before another span.
-        if let block = ThreadObjectCache.take(ThreadCache.bins(cache) + sizeClass) {
-            ThreadCache.count(cache.pointee.mallocs + sizeClass)
-            if zeroed { zeroBinned(block, sizeClass: sizeClass) }
-            return block
-        }
         return try refill(cache: cache, spanClass: spanClass, zeroed: zeroed)
     }
 

@@ -6,9 +6,7 @@ import SpanCore
 
 /// Each thread's bins of freed small blocks, one per size class, in front of
 /// the spans (TCMalloc's per-thread free lists, glibc's tcache): a free pushes
-/// the block on the calling thread's bin, an allocation of the class pops it —
-/// from a second stack, which takes the freed blocks over a batch at a time
-/// (``FreeObjectBin`` says why).
+/// the block on the calling thread's bin, an allocation of the class pops it.
 ///
 /// Why: a free by the span's bitmaps costs a span-bit update, and, when the
 /// span has gone back to its central list or belongs to another thread, an
@@ -36,26 +34,20 @@ import SpanCore
 /// - Only blocks of spans on a node in the cache's ``ThreadCache/objectNodes``
 ///   enter its bins — the node it allocates from (any node under
 ///   `.interleave`) — so a cross-node free still sends the block home.
-/// - A full `freed` stack returns half its blocks to their spans — the local
-///   free bits of spans the thread owns, the remote-free protocol for the
-///   rest; the thread's exit, ``Heap/flushThreadCache()``,
-///   ``Heap/releaseFreeMemory()`` and a move to another node return all of
-///   the bin's blocks.
-/// - An allocation moves `freed` over only when `head` is empty: when it
-///   holds ``takeBatch`` blocks (or all the bin may hold), and otherwise only
-///   once the span has no free object left, before the cache takes another
-///   span — so a bin never makes the thread hold more spans.
+/// - A full bin returns half its blocks to their spans — the local free bits
+///   of spans the thread owns, the remote-free protocol for the rest; the thread's exit,
+///   ``Heap/flushThreadCache()``, ``Heap/releaseFreeMemory()`` and a move to
+///   another node return all of them.
 ///
-/// Size: each stack at most ``binBytes`` and ``maxObjects`` blocks (16 KiB,
-/// 64, at least one), so a thread holds at most 1.80 MiB of freed blocks
+/// Size: at most ``binBytes`` per class and ``maxObjects`` blocks (32 KiB,
+/// 128, at least one), so a thread holds at most 1.68 MiB of freed blocks
 /// across all 65 binned classes of the default table (the sum of
-/// `2 × min(64, max(1, 16 KiB / size)) × size`; one stack of twice the size
-/// held 1.68 MiB). The 8-byte class is never binned: it has no room for the key.
+/// `min(128, max(1, 32 KiB / size)) × size`). The 8-byte class is never binned: it has no room for the key.
 enum ThreadObjectCache {
-    /// Bytes of blocks one of a bin's two stacks may hold.
-    static var binBytes: Int { 16 << 10 }
-    /// Blocks one of a bin's two stacks may hold.
-    static var maxObjects: Int { 64 }
+    /// Bytes of blocks one bin may hold.
+    static var binBytes: Int { 32 << 10 }
+    /// Blocks one bin may hold.
+    static var maxObjects: Int { 128 }
 
     /// The bin limit of `sizeClass`: 0 for classes under 16 bytes.
     static func limit(sizeClass: Int) -> Int {
@@ -136,71 +128,24 @@ enum ThreadObjectCache {
         if elemSize >= 16 { UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] = 0 }
     }
 
-    /// Blocks an allocation waits for on `freed` before it moves them over
-    /// while the span still has free objects (at most the bin's limit): so a
-    /// thread that frees and allocates in turn pops blocks freed a few
-    /// operations ago, not the one it just pushed (``FreeObjectBin``).
-    static var takeBatch: Int32 { 8 }
-
-    /// Pushes a checked block on the bin's `freed` stack.
+    /// Pushes a checked block on its bin.
     @inline(__always)
     static func push(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ address: UInt, key: UInt) {
         let block = UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped
-        block[0] = bin.pointee.freed
+        block[0] = bin.pointee.head
         block[1] = key
-        bin.pointee.freed = address
-        bin.pointee.freedCount &+= 1
+        bin.pointee.head = address
+        bin.pointee.count &+= 1
     }
 
-    /// Pops a block for an allocation: from `head`, after moving `freed` over
-    /// when `head` is empty and `freed` holds a batch (``takeBatch``, or all
-    /// the bin may hold); nil otherwise — the caller tries its span, then
-    /// ``take(_:)``.
+    /// Pops the most recently freed block of the bin; nil when it is empty.
     @inline(__always)
     static func pop(_ bin: UnsafeMutablePointer<FreeObjectBin>) -> UnsafeMutableRawPointer? {
-        var head = bin.pointee.head
-        if _slowPath(head == 0) {
-            let batch = bin.pointee.freedCount
-            guard batch >= takeBatch || (batch > 0 && batch >= bin.pointee.limit) else { return nil }
-            head = moveFreed(bin)
-        }
-        let block = UnsafeMutablePointer<UInt>(bitPattern: head).unsafelyUnwrapped
+        let head = bin.pointee.head
+        guard let block = UnsafeMutablePointer<UInt>(bitPattern: head) else { return nil }
         bin.pointee.head = block[0]
         block[1] = 0
-        return UnsafeMutableRawPointer(block)
-    }
-
-    /// Pops a block for an allocation whose span has none left: from `head`,
-    /// or whatever `freed` holds; nil when the bin is empty.
-    @inline(__always)
-    static func take(_ bin: UnsafeMutablePointer<FreeObjectBin>) -> UnsafeMutableRawPointer? {
-        if bin.pointee.head == 0 && bin.pointee.freed == 0 { return nil }
-        if bin.pointee.head == 0 { _ = moveFreed(bin) }
-        return pop(bin)
-    }
-
-    /// Moves the `freed` stack to `head` (which is empty) and answers it.
-    @inline(__always)
-    static func moveFreed(_ bin: UnsafeMutablePointer<FreeObjectBin>) -> UInt {
-        let head = bin.pointee.freed
-        bin.pointee.head = head
-        bin.pointee.freed = 0
-        bin.pointee.freedCount = 0
-        return head
-    }
-
-    /// Pops a block to return it to its span: from `freed` first (the
-    /// younger blocks), then `head`; its key cleared. Nil when the bin is empty.
-    static func popForReturn(_ bin: UnsafeMutablePointer<FreeObjectBin>) -> UnsafeMutableRawPointer? {
-        if let block = UnsafeMutablePointer<UInt>(bitPattern: bin.pointee.freed) {
-            bin.pointee.freed = block[0]
-            bin.pointee.freedCount &-= 1
-            block[1] = 0
-            return UnsafeMutableRawPointer(block)
-        }
-        guard let block = UnsafeMutablePointer<UInt>(bitPattern: bin.pointee.head) else { return nil }
-        bin.pointee.head = block[0]
-        block[1] = 0
+        bin.pointee.count &-= 1
         return UnsafeMutableRawPointer(block)
     }
 }
@@ -230,13 +175,11 @@ extension HeapCore {
         ThreadObjectCache.push(bin, address, key: key)
     }
 
-    /// Returns blocks of `bin`'s `freed` stack to their spans until `keeping`
-    /// are left on it (with `keeping` 0, every block of the bin): into the
-    /// local free bits of a span `cache` owns (no atomic), else through the
-    /// remote-free protocol.
+    /// Returns blocks of `bin` to their spans until `keeping` are left: into
+    /// the local free bits of a span `cache` owns (no atomic), else through
+    /// the remote-free protocol.
     func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int, cache: UnsafeMutablePointer<ThreadCache>) {
-        while Int(bin.pointee.freedCount) > keeping || (keeping == 0 && bin.pointee.head != 0),
-              let block = ThreadObjectCache.popForReturn(bin) {
+        while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.pop(bin) {
             let address = UInt(bitPattern: block)
             guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
             let span = raw.assumingMemoryBound(to: Span.self)
@@ -258,7 +201,7 @@ extension HeapCore {
     /// Returns every binned block of `cache` to its span.
     func returnAllObjects(_ cache: UnsafeMutablePointer<ThreadCache>) {
         let bins = ThreadCache.bins(cache)
-        for c in 1..<state.pointee.sizeClassCount where bins[c].freed != 0 || bins[c].head != 0 {
+        for c in 1..<state.pointee.sizeClassCount where bins[c].count > 0 {
             returnObjects(bins + c, keeping: 0, cache: cache)
         }
     }

@@ -134,21 +134,16 @@ import Testing
         heap.deallocate(p)
     }
 
-    @Test func freedBlocksComeBackToTheSameThreadOnceABatchHasGathered() throws {
+    @Test func aFreedBlockIsTheNextBlockOfItsClassOnTheSameThread() throws {
         let heap = try Heap()
-        var freed: [UnsafeMutableRawPointer] = []
-        for _ in 0..<8 { freed.append(try heap.allocate(byteCount: 64)) }  // 8 = the bins' take batch
+        let p = try heap.allocate(byteCount: 64)
         let other = try heap.allocate(byteCount: 64)
-        for p in freed { heap.deallocate(p) }
-        let q = try heap.allocate(byteCount: 200)  // Another class: none of them.
-        #expect(!freed.contains(q))
-        // 50 → the 64-byte class: the batch moves to the allocation stack and
-        // comes back most recently freed first, before any fresh block.
-        var again: [UnsafeMutableRawPointer] = []
-        for _ in 0..<8 { again.append(try heap.allocate(byteCount: 50)) }
-        #expect(again == freed.reversed())
-        for p in again { heap.deallocate(p) }
-        heap.deallocate(q); heap.deallocate(other)
+        heap.deallocate(p)
+        let q = try heap.allocate(byteCount: 200)  // Another class: not p.
+        #expect(q != p)
+        let again = try heap.allocate(byteCount: 50)  // 50 → the 64-byte class: p, from the bin.
+        #expect(again == p)
+        heap.deallocate(again); heap.deallocate(q); heap.deallocate(other)
     }
 
     /// The fast free path reads no free bits: a block freed through its span
@@ -194,7 +189,7 @@ import Testing
         let live = heap.statistics.inUseBytes
         #expect(live >= 2 << 20)
         for p in blocks { heap.deallocate(p) }
-        // A bin keeps at most 32 KiB of 256-byte blocks (two stacks of 16 KiB); the rest went back to
+        // A bin keeps at most 32 KiB of 256-byte blocks; the rest went back to
         // their spans, which emptied and left the thread's cache.
         let afterFree = heap.statistics.inUseBytes
         #expect(afterFree <= 256 << 10, "in use after freeing 2 MiB: \(afterFree)")

@@ -113,7 +113,7 @@ import Testing
     @Test func doubleFreeAfterAFullBinSpilledHalf() async {
         let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
             let heap = try Heap()
-            // A 4096-byte bin's `freed` stack holds 4 blocks: freeing 40 spills half of it again and again.
+            // 4096-byte bins hold 8 blocks: freeing 40 spills half the bin four times.
             var blocks: [UnsafeMutableRawPointer] = []
             for _ in 0..<40 { blocks.append(try heap.allocate(byteCount: 4096)) }
             for b in blocks { heap.deallocate(b) }
@@ -122,14 +122,13 @@ import Testing
         #expect(Self.stderrText(r).contains("double free of a block of size 4096"))
     }
 
-    /// A 64-byte bin's `freed` stack holds 64 blocks and spills the 32 most
-    /// recent when full. 300 blocks fill spans of 128 (blocks 0…127,
-    /// 128…255) and the thread's current span (256…299). Freeing 0…83,
-    /// 256…299 and 84 spills three times: 32…63, then 64…83 with 256…267 —
-    /// through the remote-free protocol for the first span, which left the
-    /// cache when it filled — and last 268…299 to the local free bits of the
-    /// span the thread owns. The spans stay in use and unswept and the bin has
-    /// room again: only the key the spill wrote tells the fast path the block is freed.
+    /// 64-byte bins hold 128 blocks; 300 blocks fill spans of 128 (blocks
+    /// 0…127, 128…255) and the thread's current span (256…299). 84 blocks of
+    /// the first span and the 44 of the current one fill the bin; the next free
+    /// spills the 64 most recent — 256…299 to the local free bits of the span
+    /// the thread owns, 64…83 through the remote-free protocol (the full span
+    /// left the cache). The spans stay in use and unswept, and the bin has room
+    /// again: only the key the spill wrote tells the fast path the block is freed.
     static func spillThenFreeAgain(_ block: Int) throws {
         let heap = try Heap()
         var blocks: [UnsafeMutableRawPointer] = []

@@ -82,7 +82,7 @@ public struct ThreadCache: ~Copyable {
         let binBytes = (MemoryLayout<FreeObjectBin>.stride * sizeClassCount + 63) & ~63
         let bins = (address + headerBytes).bindMemory(to: FreeObjectBin.self, capacity: sizeClassCount)
         for c in 0..<sizeClassCount {
-            (bins + c).initialize(to: FreeObjectBin(limit: c == 0 ? 0 : objectLimits?[c] ?? 0))
+            (bins + c).initialize(to: FreeObjectBin(head: 0, count: 0, limit: c == 0 ? 0 : objectLimits?[c] ?? 0))
         }
         let header = headerBytes + binBytes
         let spans = (address + header).bindMemory(to: SpanRef.self, capacity: spanClassCount)
@@ -127,18 +127,8 @@ public struct ThreadCache: ~Copyable {
     }
 }
 
-/// A thread's freed objects of one size class (TCMalloc's per-thread free
-/// list, glibc's tcache bin), in front of the span's bitmaps: two stacks, as
-/// mimalloc's pages keep `free` and `local_free` — frees push on ``freed``,
-/// allocations pop ``head``, and an allocation that finds ``head`` empty moves
-/// the whole ``freed`` stack over in one step.
-///
-/// Why two: with one stack, an allocation that follows a free pops the block
-/// that free just pushed, so it waits for the free's store — whose address
-/// (the bin) the free found through the arena map and the span record, a
-/// chain of dependent loads. A program that frees and allocates in turn then
-/// runs both chains back to back. With two, an allocation pops blocks freed
-/// a while ago and the free's chain overlaps it.
+/// A thread's stack of freed objects of one size class (TCMalloc's per-thread
+/// free list, glibc's tcache bin), in front of the span's bitmaps.
 ///
 /// Objects are linked through their first word; their second word holds the
 /// heap's *free-object key* while they sit in a bin, so a second free of the
@@ -147,22 +137,16 @@ public struct ThreadCache: ~Copyable {
 /// decides what may enter a bin and returns its objects to their spans.
 /// Owner thread only; no atomics.
 public struct FreeObjectBin {
-    /// The stack allocations pop, 0 when empty: blocks moved over from
-    /// ``freed`` in one step, so at most ``limit`` of them.
+    /// Address of the first object, 0 when empty.
     public var head: UInt
-    /// The stack frees push, 0 when empty.
-    public var freed: UInt
-    /// Objects on ``freed``.
-    public var freedCount: Int32
-    /// Objects ``freed`` may hold (so the bin holds at most twice as many);
-    /// 0 for a class that is never binned.
+    /// Objects in the bin.
+    public var count: Int32
+    /// Objects the bin may hold; 0 for a class that is never binned.
     public var limit: Int32
 
-    /// An empty bin with the given limit.
-    public init(limit: Int32) {
-        head = 0
-        freed = 0
-        freedCount = 0
+    public init(head: UInt, count: Int32, limit: Int32) {
+        self.head = head
+        self.count = count
         self.limit = limit
     }
 }

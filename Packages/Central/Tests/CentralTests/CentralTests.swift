@@ -225,7 +225,7 @@ struct TestDirectory: CentralDirectory {
         #expect(UnsafeMutableRawPointer(bins) == raw + ThreadCache.headerBytes)
         #expect(bins[0].limit == 0)  // Class 0 (large) has no bin, whatever the table says.
         for c in 1..<n {
-            #expect(bins[c].head == 0 && bins[c].freed == 0 && bins[c].freedCount == 0 && bins[c].limit == Int32(c * 2))
+            #expect(bins[c].head == 0 && bins[c].count == 0 && bins[c].limit == Int32(c * 2))
         }
         // The bins do not overlap the span slots, the counters or the scratch area.
         let binsEnd = UnsafeMutableRawPointer(bins + n)

@@ -52,8 +52,7 @@ void numaheap_malloc_set_errno(int value) { errno = value; }
 void *numaheap_core_malloc(void *state, size_t size, void *bindings);
 bool numaheap_core_free(void *state, void *pointer, void *bindings);
 // Leaf fast paths: a bin pop or span bit, a checked bin push; they call
-// nothing, so they run without the re-entrancy guard. NULL/false: take the
-// full path above.
+// nothing. NULL/false: take the full path above.
 void *numaheap_core_malloc_fast(void *state, size_t size, void *bindings);
 bool numaheap_core_free_fast(void *state, void *pointer, void *bindings);
 static void *numaheap_ready_state;
@@ -86,12 +85,20 @@ __attribute__((noinline)) static void *reentrant_allocate(size_t size, size_t al
 __attribute__((noinline)) static void *malloc_full(size_t size);
 __attribute__((noinline)) static void free_full(void *pointer);
 
-// The leaf fast paths first, outside the guard (they call nothing); a miss,
-// a re-entrant call or a heap not yet ready takes the full path.
+// The leaf fast paths first; a miss, a re-entrant call or a heap not yet
+// ready takes the full path. They call nothing, so nothing they run can
+// re-enter malloc; the guard is still set around them for a signal handler
+// that calls malloc or free while this thread is inside one (not
+// async-signal-safe, but glibc programs do it): the handler then gets the
+// bootstrap area, or its free is left alone (a small leak), instead of racing the thread's
+// own bin. The guard is a plain thread-local store; the calls are opaque to
+// the compiler, so the stores stay around them.
 static inline void *malloc_impl(size_t size) {
     void *state = ready_state();
     if (__builtin_expect(state != NULL && !inside(), 1)) {
+        numaheap_malloc_depth = 1;
         void *p = numaheap_core_malloc_fast(state, size, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
+        numaheap_malloc_depth = 0;
         if (__builtin_expect(p != NULL, 1)) return p;
     }
     return malloc_full(size);
@@ -99,8 +106,12 @@ static inline void *malloc_impl(size_t size) {
 
 static inline void free_impl(void *pointer) {
     void *state = ready_state();
-    if (__builtin_expect(state != NULL && !inside(), 1)
-        && __builtin_expect(numaheap_core_free_fast(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE)), 1)) return;
+    if (__builtin_expect(state != NULL && !inside(), 1)) {
+        numaheap_malloc_depth = 1;
+        bool done = numaheap_core_free_fast(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
+        numaheap_malloc_depth = 0;
+        if (__builtin_expect(done, 1)) return;
+    }
     free_full(pointer);
 }
 

@@ -32,7 +32,6 @@ extension HeapCore {
         let span = cache.pointee.spans[SpanClass(sizeClass: sizeClass, noscan: true).index]
         guard let address = span.pointee.nextFreeFast() else { return nil }
         ThreadCache.count(cache.pointee.mallocs + sizeClass)
-        ThreadObjectCache.markAllocated(address, elemSize: span.pointee.elemSize)
         return UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
     }
 

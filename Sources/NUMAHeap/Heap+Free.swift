@@ -44,25 +44,15 @@ extension HeapCore {
 
     /// The free of the block at `address`, whose page's span record is `span`.
     ///
-    /// The fast path bins the block when every check passes in its common
-    /// form — the thread's cache is bound, the span is in use, `address` is an
-    /// object's base, the object is allocated as the span knows it (below
-    /// `freeindex`, or its alloc bit: blocks that outlived a sweep), the bin
-    /// has room and takes the span's node, and the block's second word is not
-    /// the heap's key — and leaves everything else to ``freeChecked(_:in:threadBindings:)``,
-    /// which decides precisely and names the misuse.
-    ///
-    /// It reads no free bit: every freed block of a binned class carries the
-    /// key in its second word — in a bin, or freed through its span's local or
-    /// remote free bits (``freeThroughSpan(_:index:address:cache:)`` and
-    /// ``freeRemote(_:index:address:cache:)`` write it first) — and every
-    /// allocation of such a block clears it, so a block that is free in any
-    /// way but a swept one shows the key, and a swept one is at or above
-    /// `freeindex` or has no alloc bit (the sweep resets `freeindex` to 0 and
-    /// leaves alloc bits only on live objects).
-    ///
-    /// No check feeds the address of the bin the block goes on: the bin comes
-    /// from the span's class, the checks only decide whether to branch away.
+    /// The fast path (``freeFast(_:in:threadBindings:)``) bins the block when
+    /// every check passes in its common form — the thread's cache is bound,
+    /// the span is in use, `address` is an object's base, the object is
+    /// allocated as its span knows it (below `freeindex`, or its alloc bit:
+    /// blocks that outlived a sweep) and not freed (no remote-free bit, no
+    /// local-free bit when the thread owns the span, not binned: the key),
+    /// the bin has room and takes the span's node — and leaves everything
+    /// else to ``freeChecked(_:in:threadBindings:)``, which decides precisely
+    /// and names the misuse.
     @inline(__always)
     func freeBlock(_ address: UInt, in span: SpanRef,
                    threadBindings: UnsafeMutableRawPointer?) {
@@ -82,15 +72,25 @@ extension HeapCore {
         let start = span.pointee.startAddress
         let index = span.pointee.objectIndex(of: address)
         let key = state.pointee.objectKey
+        let w = index >> 6
+        let mask: UInt64 = 1 << UInt64(index & 63)
         // Large spans and the 8-byte class have a bin limit of 0. The base
         // check also refuses `address < start` (the offset wraps, and no
-        // index times the size reaches it).
+        // index times the size reaches it); `index < nelems` refuses the
+        // span's tail and keeps the bitmap reads in bounds. Then the checks
+        // `freeChecked` makes through `ThreadObjectCache.refusal`, in the
+        // same order: allocated (`freeindex` first, acquire), no remote-free
+        // bit, no local-free bit when this thread owns the span, not binned.
         guard _fastPath(span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
                         && start &+ UInt(bitPattern: index &* span.pointee.elemSize) == address
+                        && index < span.pointee.nelems
                         && bin.pointee.count < bin.pointee.limit
-                        && (index < span.pointee.freeindex.load(ordering: .acquiring)
-                            || span.pointee.allocBits[index >> 6].load(ordering: .relaxed) >> UInt64(index & 63) & 1 != 0)
                         && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
+                        && (index < span.pointee.freeindex.load(ordering: .acquiring)
+                            || span.pointee.allocBits[w].load(ordering: .relaxed) & mask != 0)
+                        && span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask == 0
+                        && (span.pointee.owner.load(ordering: .relaxed) != UInt(bitPattern: cache)
+                            || span.pointee.localFreeBits[w] & mask == 0)
                         && !ThreadObjectCache.isBinned(address, key: key)) else { return false }
         ThreadObjectCache.push(bin, address, key: key)
         ThreadCache.count(cache.pointee.frees + sizeClass)
@@ -131,7 +131,6 @@ extension HeapCore {
     /// is held in the thread's stash (``NodeSpanSource/freeSpan(_:)``).
     @inline(never)
     func freeRemote(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>? = nil) {
-        ThreadObjectCache.markFreed(span, address, key: state.pointee.objectKey)  // Before the bit publishes the free.
         if let refusal = CentralList.freeRemote(span, index: index, directory: HeapDirectory(state: state, cache: cache)) {
             HeapCore.refused(refusal, address, span, "deallocate")
         }

@@ -246,7 +246,6 @@ extension HeapCore {
         let span = cache.pointee.spans[spanClass.index]
         if let address = span.pointee.nextFreeFast() {
             ThreadCache.count(cache.pointee.mallocs + sizeClass)
-            ThreadObjectCache.markAllocated(address, elemSize: span.pointee.elemSize)
             let p = UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
             if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
                 p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)
@@ -264,7 +263,6 @@ extension HeapCore {
         }
         ThreadCache.count(cache.pointee.mallocs + spanClass.sizeClass)
         let span = cache.pointee.spans[spanClass.index]
-        ThreadObjectCache.markAllocated(address, elemSize: span.pointee.elemSize)
         let p = UnsafeMutableRawPointer(bitPattern: address)!
         if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
             p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)

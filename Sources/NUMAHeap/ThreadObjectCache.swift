@@ -109,25 +109,6 @@ enum ThreadObjectCache {
         UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == key
     }
 
-    /// Writes the key into the second word of a block of a binned class that
-    /// is being freed through its span's bits, so that the fast free path
-    /// (``HeapCore/freeBlock(_:in:threadBindings:)``) sees it as freed without
-    /// reading the bits. Blocks of the 8-byte class have no second word; they
-    /// never take the fast path.
-    @inline(__always)
-    static func markFreed(_ span: SpanRef, _ address: UInt, key: UInt) {
-        if span.pointee.elemSize >= 16 {
-            UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] = key
-        }
-    }
-
-    /// Clears the second word of a block of a binned class that the span just
-    /// handed out (the block may have been freed through the span, key and all).
-    @inline(__always)
-    static func markAllocated(_ address: UInt, elemSize: Int) {
-        if elemSize >= 16 { UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] = 0 }
-    }
-
     /// Pushes a checked block on its bin.
     @inline(__always)
     static func push(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ address: UInt, key: UInt) {
@@ -192,7 +173,6 @@ extension HeapCore {
     func freeThroughSpan(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>) {
         if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
             if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
-            ThreadObjectCache.markFreed(span, address, key: state.pointee.objectKey)
         } else {
             freeRemote(span, index: index, address: address, cache: cache)
         }

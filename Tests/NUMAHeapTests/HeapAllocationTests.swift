@@ -146,11 +146,10 @@ import Testing
         heap.deallocate(again); heap.deallocate(q); heap.deallocate(other)
     }
 
-    /// The fast free path reads no free bits: a block freed through its span
-    /// carries the heap's key in its second word, and the span clears it when
-    /// it hands the block out again. Blocks whose second word the program never
-    /// writes, spilled from full bins to their spans (locally and remotely),
-    /// swept, handed out again and freed again, must never look freed.
+    /// Blocks whose second word the program never writes, spilled from full
+    /// bins to their spans (locally and remotely), swept, handed out again and
+    /// freed again, must never look freed: the key a bin wrote is cleared
+    /// when the block leaves the bin, and the span's bits are reset by the sweep.
     @Test func blocksFreedThroughTheirSpansAreHandedOutAgainAndFreedWithoutAReport() throws {
         let heap = try Heap()
         for size in [16, 48, 4096, 20 << 10] {

@@ -128,13 +128,30 @@ import Testing
     /// spills the 64 most recent — 256…299 to the local free bits of the span
     /// the thread owns, 64…83 through the remote-free protocol (the full span
     /// left the cache). The spans stay in use and unswept, and the bin has room
-    /// again: only the key the spill wrote tells the fast path the block is freed.
-    static func spillThenFreeAgain(_ block: Int) throws {
+    /// again: the span's free bits (the fast path reads them) tell that the
+    /// block is freed — also when the program wrote over the block's second
+    /// word after freeing it (`scribble`), where no key is left to see.
+    static func spillThenFreeAgain(_ block: Int, scribble: Bool = false) throws {
         let heap = try Heap()
         var blocks: [UnsafeMutableRawPointer] = []
         for _ in 0..<300 { blocks.append(try heap.allocate(byteCount: 64)) }
         for i in Array(0..<84) + Array(256..<300) + [84] { heap.deallocate(blocks[i]) }
+        if scribble { blocks[block].storeBytes(of: 0x5151_5151, toByteOffset: 8, as: UInt64.self) }  // Use after free.
         heap.deallocate(blocks[block])
+    }
+
+    @Test func doubleFreeOfASpilledBlockWrittenAfterTheFirstFreeLocalBits() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            try HeapMisuseTests.spillThenFreeAgain(280, scribble: true)
+        }
+        #expect(Self.stderrText(r).contains("double free of a block of size 64"))
+    }
+
+    @Test func doubleFreeOfASpilledBlockWrittenAfterTheFirstFreeRemoteBits() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            try HeapMisuseTests.spillThenFreeAgain(70, scribble: true)
+        }
+        #expect(Self.stderrText(r).contains("double free of a block of size 64"))
     }
 
     @Test func doubleFreeOfABlockASpillLeftInTheLocalFreeBitsOfItsLiveSpan() async {

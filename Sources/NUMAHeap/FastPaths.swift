@@ -20,19 +20,10 @@ extension HeapCore {
     public func allocateFast(byteCount: Int, threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
         let size = UInt(bitPattern: byteCount)
         guard _fastPath(size <= 1024),
-              let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
-              _fastPath(b.pointee.heapID == state.pointee.id) else { return nil }
+              let cache = HeapState.boundCache(state, threadBindings: threadBindings) else { return nil }
         // Row 129: the 16-byte-aligned classes (see allocate(byteCount:alignment:zeroed:threadBindings:)).
         let sizeClass = Int(state.pointee.sizeClassLookup[129 &+ Int(truncatingIfNeeded: (size &+ 7) >> 3)])
-        let cache = b.pointee.cache
-        if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass) {
-            ThreadCache.count(cache.pointee.mallocs + sizeClass)
-            return block
-        }
-        let span = cache.pointee.spans[SpanClass(sizeClass: sizeClass, noscan: true).index]
-        guard let address = span.pointee.nextFreeFast() else { return nil }
-        ThreadCache.count(cache.pointee.mallocs + sizeClass)
-        return UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
+        return cachedBlock(sizeClass: sizeClass, zeroed: false, cache: cache)
     }
 
     /// Frees `pointer` onto the calling thread's bin when the fast path of

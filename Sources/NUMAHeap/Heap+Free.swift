@@ -64,34 +64,25 @@ extension HeapCore {
     /// binned the block, false (touching nothing) when the block needs ``freeChecked(_:in:threadBindings:)``.
     @inline(__always)
     func freeFast(_ address: UInt, in span: SpanRef, threadBindings: UnsafeMutableRawPointer?) -> Bool {
-        guard let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
-              _fastPath(b.pointee.heapID == state.pointee.id) else { return false }
-        let cache = b.pointee.cache
+        guard let cache = HeapState.boundCache(state, threadBindings: threadBindings) else { return false }
         let sizeClass = Int(span.pointee.spanClass.sizeClass)
         let bin = ThreadCache.bins(cache) + sizeClass
-        let start = span.pointee.startAddress
         let index = span.pointee.objectIndex(of: address)
         let key = state.pointee.objectKey
-        let w = index >> 6
-        let mask: UInt64 = 1 << UInt64(index & 63)
         // Large spans and the 8-byte class have a bin limit of 0. The base
         // check also refuses `address < start` (the offset wraps, and no
         // index times the size reaches it); `index < nelems` refuses the
         // span's tail and keeps the bitmap reads in bounds. Then the checks
-        // `freeChecked` makes through `ThreadObjectCache.refusal`, in the
-        // same order: allocated (`freeindex` first, acquire), no remote-free
-        // bit, no local-free bit when this thread owns the span, not binned.
+        // `freeChecked` makes (`ThreadObjectCache.refusal`): allocated, no
+        // free bit, not binned.
         guard _fastPath(span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
-                        && start &+ UInt(bitPattern: index &* span.pointee.elemSize) == address
+                        && span.pointee.objectAddress(index) == address
                         && index < span.pointee.nelems
                         && bin.pointee.count < bin.pointee.limit
                         && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
-                        && (index < span.pointee.freeindex.load(ordering: .acquiring)
-                            || span.pointee.allocBits[w].load(ordering: .relaxed) & mask != 0)
-                        && span.pointee.remoteFreeBits[w].load(ordering: .relaxed) & mask == 0
-                        && (span.pointee.owner.load(ordering: .relaxed) != UInt(bitPattern: cache)
-                            || span.pointee.localFreeBits[w] & mask == 0)
-                        && !ThreadObjectCache.isBinned(address, key: key)) else { return false }
+                        && ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) == nil) else {
+            return false
+        }
         ThreadObjectCache.push(bin, address, key: key)
         ThreadCache.count(cache.pointee.frees + sizeClass)
         return true

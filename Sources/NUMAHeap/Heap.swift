@@ -219,11 +219,10 @@ extension HeapCore {
     @inline(__always)
     func allocateSmall(sizeClass: Int, zeroed: Bool,
                        threadBindings: UnsafeMutableRawPointer?) throws(HeapError) -> UnsafeMutableRawPointer {
-        guard let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
-              _fastPath(b.pointee.heapID == state.pointee.id) else {
+        guard let cache = HeapState.boundCache(state, threadBindings: threadBindings) else {
             return try allocateSmallUnbound(sizeClass: sizeClass, zeroed: zeroed)
         }
-        return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, cache: b.pointee.cache)
+        return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, cache: cache)
     }
 
     /// ``allocateSmall(sizeClass:zeroed:threadBindings:)`` when the thread's
@@ -236,23 +235,30 @@ extension HeapCore {
     @inline(__always)
     func allocateSmall(sizeClass: Int, zeroed: Bool,
                        cache: UnsafeMutablePointer<ThreadCache>) throws(HeapError) -> UnsafeMutableRawPointer {
-        // The thread's most recently freed block of the class first (ThreadObjectCache).
+        if let block = cachedBlock(sizeClass: sizeClass, zeroed: zeroed, cache: cache) { return block }
+        return try refill(cache: cache, spanClass: SpanClass(sizeClass: sizeClass, noscan: true), zeroed: zeroed)
+    }
+
+    /// A block of the class from the thread's cache — the thread's most
+    /// recently freed block of the class first (ThreadObjectCache), then its
+    /// span's `allocCache` — counted, and zeroed when asked and needed; nil
+    /// when both are empty (then ``refill(cache:spanClass:zeroed:)``). Calls
+    /// nothing unless zeroing.
+    @inline(__always)
+    func cachedBlock(sizeClass: Int, zeroed: Bool, cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutableRawPointer? {
         if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass) {
             ThreadCache.count(cache.pointee.mallocs + sizeClass)
             if zeroed { zeroBinned(block, sizeClass: sizeClass) }
             return block
         }
-        let spanClass = SpanClass(sizeClass: sizeClass, noscan: true)
-        let span = cache.pointee.spans[spanClass.index]
-        if let address = span.pointee.nextFreeFast() {
-            ThreadCache.count(cache.pointee.mallocs + sizeClass)
-            let p = UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
-            if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
-                p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)
-            }
-            return p
+        let span = cache.pointee.spans[SpanClass(sizeClass: sizeClass, noscan: true).index]
+        guard let address = span.pointee.nextFreeFast() else { return nil }
+        ThreadCache.count(cache.pointee.mallocs + sizeClass)
+        let p = UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
+        if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: span.pointee.elemSize)
         }
-        return try refill(cache: cache, spanClass: spanClass, zeroed: zeroed)
+        return p
     }
 
     @inline(never)

@@ -144,11 +144,18 @@ extension HeapState {
     @inline(__always)
     static func cache(_ state: UnsafeMutablePointer<HeapState>,
                       threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutablePointer<ThreadCache> {
-        if let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
-           b.pointee.heapID == state.pointee.id {
-            return b.pointee.cache
-        }
-        return bindSlow(state)
+        boundCache(state, threadBindings: threadBindings) ?? bindSlow(state)
+    }
+
+    /// The thread's cache in the heap at `state` when the thread's first
+    /// binding (`threadBindings`, its ``ThreadLocalSlot/cache`` value) is to
+    /// this heap; nil otherwise (then ``bindSlow(_:)``). One load and one compare.
+    @inline(__always)
+    static func boundCache(_ state: UnsafeMutablePointer<HeapState>,
+                           threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutablePointer<ThreadCache>? {
+        guard let b = threadBindings?.assumingMemoryBound(to: ThreadBinding.self),
+              _fastPath(b.pointee.heapID == state.pointee.id) else { return nil }
+        return b.pointee.cache
     }
 
     /// Finds (moving it to the front) or creates the thread's binding to this heap.

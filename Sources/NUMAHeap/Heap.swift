@@ -61,7 +61,7 @@ public final class Heap: @unchecked Sendable {
     @inlinable
     public func allocate(byteCount: Int, alignment: Int = 16) throws(HeapError) -> UnsafeMutableRawPointer {
         // The call site usually names the alignment (or takes the default):
-        // then this folds to one call with no alignment checks.
+        // then this folds to a call of the leaf, with the full path behind it.
         if alignment == 16 {
             if let p = _allocateFast(byteCount: byteCount) { return p }
             return try _allocate16(byteCount: byteCount)
@@ -212,10 +212,11 @@ extension HeapCore {
         return try allocateSlow(byteCount: byteCount, alignment: alignment, zeroed: zeroed)
     }
 
-    /// The fast path: this thread's cached span for the class, then the slow refill.
-    ///
-    /// Every way out of the fast path is a tail call (the unbound thread, the
-    /// refill), so the fast path saves no registers.
+    /// The full small allocation: this thread's bin or cached span for the
+    /// class (``cachedBlock(sizeClass:zeroed:cache:)``), then the slow refill.
+    /// Its calls out (the unbound thread, the refill) are not tail calls —
+    /// typed throws are checked after them — so it saves registers; the
+    /// register-free path is the leaf ``allocateFast(byteCount:threadBindings:)``.
     @inline(__always)
     func allocateSmall(sizeClass: Int, zeroed: Bool,
                        threadBindings: UnsafeMutableRawPointer?) throws(HeapError) -> UnsafeMutableRawPointer {

@@ -34,8 +34,9 @@ public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: Unsa
 
 /// The leaf fast path of `malloc(size)` (``HeapCore/allocateFast(byteCount:threadBindings:)``):
 /// a block, or nil when the request needs anything more — the C side then
-/// sets its re-entrancy guard and calls ``numaheap_core_malloc(_:_:_:)``.
-/// Runs nothing that could call `malloc` (so it needs no guard).
+/// takes its full path, ``numaheap_core_malloc(_:_:_:)``. Runs nothing that
+/// could call `malloc`; the C side still sets its re-entrancy guard around it,
+/// for signal handlers that call malloc.
 @_cdecl("numaheap_core_malloc_fast") @inline(__always)
 public func numaheap_core_malloc_fast(_ state: UnsafeMutableRawPointer, _ size: Int,
                                       _ threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
@@ -45,7 +46,8 @@ public func numaheap_core_malloc_fast(_ state: UnsafeMutableRawPointer, _ size: 
 /// The leaf fast path of `free(pointer)` (``HeapCore/deallocateFast(_:threadBindings:)``):
 /// true when the block went on the thread's bin; false, touching nothing,
 /// otherwise (`NULL` and foreign pointers included) — the C side then takes
-/// its full `free`. Runs nothing that could call `malloc`.
+/// its full `free`. Runs nothing that could call `malloc` (guarded like the
+/// allocation leaf).
 @_cdecl("numaheap_core_free_fast") @inline(__always)
 public func numaheap_core_free_fast(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer?,
                                     _ threadBindings: UnsafeMutableRawPointer?) -> Bool {

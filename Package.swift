@@ -1,62 +1,83 @@
 // swift-tools-version: 6.1
 //
 // NUMAHeap: a NUMA-aware memory allocator for Swift on Linux, after the Go
-// runtime's page heap. The concerns live in separate local packages under
-// Packages/ (each builds and tests alone); this root composes them into the
-// NUMAHeap module, the numaheap CLI, the size-class generator and its plugin.
+// runtime's page heap.
 //
-// `swift test` here runs the root's tests *and* every local package's tests:
-// each package's test folder is declared again below as a root test target
-// (`packageTestTarget`), since SwiftPM runs only the root package's tests.
+// This manifest declares every module of the repository, so that NUMAHeap is
+// usable as a dependency by URL: a dependent names one product — `PageAlloc`
+// alone, say — and SwiftPM builds that product's modules and nothing else.
+// The concerns live under Packages/<Name>/ (sources, tests, docs); each of
+// those folders also has a Package.swift of its own, which exists only to build
+// and test that one package alone (`swift test --package-path Packages/PageAlloc`).
+// Both manifests name the same source folders, so what is tested alone is what
+// a dependent builds.
+//
+// `swift test` here runs the root's tests and every package's tests.
+//
+// No target that a library product a dependent may use needs `unsafeFlags`
+// (SwiftPM refuses them in dependencies); the only unsafe flags are the
+// preloadable library's link options, on a target of its own that only the
+// `NUMAHeapMalloc` dynamic library product contains.
 import PackageDescription
 
-/// The local packages, in dependency order, with what each one's tests need.
-let localPackages: [(name: String, testDependencies: [String])] = [
-    ("Platform", []),
-    ("ArenaMap", ["Platform"]),
-    ("PageAlloc", ["Platform"]),
-    ("GCBits", ["Platform"]),
-    ("SpanCore", ["Platform"]),
-    ("Central", ["Platform", "SpanCore", "GCBits"]),
-    ("Scavenger", ["Platform", "PageAlloc"]),
+/// The packages under Packages/, in dependency order: each is one module of
+/// the same name (and a library product), with what it and its tests depend on.
+let packages: [(name: String, dependencies: [String], testDependencies: [String])] = [
+    ("Platform", ["CPlatform"], []),
+    ("ArenaMap", ["Platform"], ["Platform"]),
+    ("PageAlloc", ["Platform"], ["Platform"]),
+    ("GCBits", ["Platform"], ["Platform"]),
+    ("SpanCore", ["Platform"], ["Platform"]),
+    ("Central", ["Platform", "SpanCore", "GCBits"], ["Platform", "SpanCore"]),
+    ("Scavenger", ["Platform", "PageAlloc"], ["Platform", "PageAlloc"]),
 ]
 
-func product(_ name: String) -> Target.Dependency {
-    .product(name: name, package: name)
+func packageTargets(_ p: (name: String, dependencies: [String], testDependencies: [String])) -> [Target] {
+    [
+        .target(
+            name: p.name,
+            dependencies: p.dependencies.map { .target(name: $0) },
+            path: "Packages/\(p.name)/Sources/\(p.name)"
+        ),
+        .testTarget(
+            name: "\(p.name)Tests",
+            dependencies: ([p.name] + p.testDependencies).map { .target(name: $0) },
+            path: "Packages/\(p.name)/Tests/\(p.name)Tests"
+        ),
+    ]
 }
 
-/// A local package's own test folder, run again from the root.
-func packageTestTarget(_ name: String, _ extra: [String]) -> Target {
-    .testTarget(
-        name: "\(name)Tests",
-        dependencies: ([name] + extra).map(product),
-        path: "Packages/\(name)/Tests/\(name)Tests"
-    )
-}
-
-/// This manifest's folder (for the malloc library's linker version script).
+/// This manifest's folder (for the preloadable library's linker version script).
 let packageDirectory = String(#filePath.dropLast("/Package.swift".count))
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
     name: "NUMAHeap",
-    products: [
+    products: packages.map { .library(name: $0.name, targets: [$0.name]) } + [
+        // The composed heap: `Heap`, per-node page heaps, statistics.
         .library(name: "NUMAHeap", targets: ["NUMAHeap"]),
+        // The size-class algorithm (Go's mksizeclasses.go), for runtime authors.
         .library(name: "SizeClassGeneration", targets: ["SizeClassGeneration"]),
-        .executable(name: "numaheap", targets: ["numaheap"]),
+        // Link it into an executable and NUMAHeap is that process's malloc family,
+        // as libNUMAHeapMalloc.so is under LD_PRELOAD (Docs/Malloc.md, "Linking it in").
+        .library(name: "NUMAHeapAllocator", targets: ["NUMAHeapAllocator"]),
         // libNUMAHeapMalloc.so, the malloc family for LD_PRELOAD (Docs/Malloc.md). Build it with
         // `swift build -c release --product NUMAHeapMalloc --scratch-path .build-malloc -Xswiftc -cross-module-optimization`.
-        .library(name: "NUMAHeapMalloc", type: .dynamic, targets: ["CNUMAHeapMalloc", "NUMAHeapMalloc"]),
+        .library(name: "NUMAHeapMalloc", type: .dynamic, targets: ["NUMAHeapMallocPreload"]),
+        .executable(name: "numaheap", targets: ["numaheap"]),
         .executable(name: "size-class-gen", targets: ["size-class-gen"]),
         .plugin(name: "GenerateSizeClasses", targets: ["GenerateSizeClasses"]),
     ],
-    dependencies: localPackages.map { .package(path: "Packages/\($0.name)") } + [
+    dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // Platform's C shims (thread-local slots, syscalls without varargs).
+        .target(name: "CPlatform", path: "Packages/Platform/Sources/CPlatform"),
+    ] + packages.flatMap(packageTargets) + [
         // The composed heap.
-        .target(name: "NUMAHeap", dependencies: localPackages.map { product($0.name) }),
+        .target(name: "NUMAHeap", dependencies: packages.map { .target(name: $0.name) }),
 
         // Size classes: the algorithm (a library, so tests call it directly),
         // the command-line generator, and the command plugin that runs it.
@@ -77,30 +98,38 @@ let package = Package(
         ),
 
         // The CLI: bench, topology, tables, stats.
-        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser, product("SpanCore"), product("Platform")]),
+        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser, "SpanCore", "Platform"]),
 
-        // The malloc library: C exports (default visibility, only those in exports.map)
-        // forwarding to the Swift side. The Swift runtime is linked in statically so the
-        // library loads into any program; its tests are Tests/Malloc/run.sh (not `swift test`).
-        .target(name: "CNUMAHeapMalloc", dependencies: [product("Platform")], exclude: ["exports.map"]),
+        // The malloc family. CNUMAHeapMalloc holds the exported C functions
+        // (malloc, free, …), the options and the bootstrap area; NUMAHeapMalloc
+        // the Swift side over one process-wide heap. Neither needs a flag, so
+        // the NUMAHeapAllocator product links them into any executable; the
+        // preloadable library adds NUMAHeapMallocPreload, which carries its link
+        // options (the Swift runtime linked in statically, so the library loads
+        // into any program; only the malloc family exported). The library's
+        // tests are Tests/Malloc/run.sh, the linked allocator's Examples/LinkedAllocator.
+        .target(name: "CNUMAHeapMalloc", dependencies: ["Platform"]),
+        .target(name: "NUMAHeapMalloc", dependencies: ["NUMAHeap", "CNUMAHeapMalloc", "Platform"]),
+        .target(name: "NUMAHeapAllocator", dependencies: ["NUMAHeap", "NUMAHeapMalloc", "CNUMAHeapMalloc"]),
         .target(
-            name: "NUMAHeapMalloc",
-            dependencies: ["NUMAHeap", "CNUMAHeapMalloc", product("Platform")],
+            name: "NUMAHeapMallocPreload",
+            dependencies: ["NUMAHeapMalloc", "CNUMAHeapMalloc"],
+            exclude: ["exports.map"],
             linkerSettings: [.unsafeFlags([
                 "-static-stdlib",
-                "-Xlinker", "--version-script=\(packageDirectory)/Sources/CNUMAHeapMalloc/exports.map",
+                "-Xlinker", "--version-script=\(packageDirectory)/Sources/NUMAHeapMallocPreload/exports.map",
             ])]
         ),
 
         // NUMA placement checked by the kernel in a multi-node guest (.ci/numa-guest.sh);
         // an executable, since `swift test` must pass where there is no guest.
-        .executableTarget(name: "numaheap-guest-checks", dependencies: ["NUMAHeap", product("Platform"), product("Central"), product("SpanCore")],
+        .executableTarget(name: "numaheap-guest-checks", dependencies: ["NUMAHeap", "Platform", "Central", "SpanCore"],
                           path: "Tests/NUMAGuest"),
 
-        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", product("Platform"), product("Central")]),
+        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", "Platform", "Central"]),
         .testTarget(
             name: "SizeClassGenerationTests",
-            dependencies: ["SizeClassGeneration", "size-class-gen", product("SpanCore")]
+            dependencies: ["SizeClassGeneration", "size-class-gen", "SpanCore"]
         ),
-    ] + localPackages.map { packageTestTarget($0.name, $0.testDependencies) }
+    ]
 )

@@ -1,12 +1,16 @@
-// libNUMAHeapMalloc.so: the malloc family, exported with default visibility,
-// each forwarding to the Swift side (Sources/NUMAHeapMalloc, @_cdecl
-// "numaheap_*"). The Swift side holds the heap; this file keeps what is
-// easier or safer in C: argument checks that glibc makes, errno, the
-// NUMAHEAP_* options, the bootstrap area, fork handlers and the exit report.
+// The malloc family, exported with default visibility, each forwarding to the
+// Swift side (Sources/NUMAHeapMalloc, @_cdecl "numaheap_*"). The Swift side
+// holds the heap; this file keeps what is easier or safer in C: argument
+// checks that glibc makes, errno, the NUMAHEAP_* options, the bootstrap area,
+// fork handlers and the exit report.
 //
-// Only the functions in exports.map are exported; everything else in the
-// library (the Swift runtime included, linked statically) is local, so the
-// calls below bind directly, without the PLT.
+// Two products carry it. In libNUMAHeapMalloc.so (LD_PRELOAD) only the
+// functions in Sources/NUMAHeapMallocPreload/exports.map are exported;
+// everything else in the library (the Swift runtime included, linked
+// statically) is local, so the calls below bind directly, without the PLT.
+// Linked into an executable (the NUMAHeapAllocator product), the executable's
+// definitions come first in the dynamic linker's search order, so libc's and
+// every shared library's calls to malloc reach these.
 #define _GNU_SOURCE
 #include "CNUMAHeapMalloc.h"
 #include "CPlatform.h"  // numaheap_tls_get: the thread-local slots (Platform)
@@ -43,6 +47,10 @@ void numaheap_initialize(void);
 
 void numaheap_malloc_set_errno(int value) { errno = value; }
 
+// The name messages give this allocator. The preloadable library's own target
+// (Sources/NUMAHeapMallocPreload) defines it again, strongly.
+__attribute__((weak)) const char numaheap_malloc_library_name[] = "NUMAHeapAllocator";
+
 // MARK: The heap's own fast paths (Sources/NUMAHeap/MallocEntryPoints.swift)
 
 // The heap's state once it is ready (NULL before): malloc and free call the
@@ -68,6 +76,32 @@ static inline void *ready_state(void) { return __atomic_load_n(&numaheap_ready_s
 __thread int numaheap_malloc_depth __attribute__((tls_model("initial-exec")));
 
 static inline int inside(void) { return __builtin_expect(numaheap_malloc_depth != 0, 0); }
+
+// MARK: When the heap may start
+//
+// The preloadable library carries its own Swift runtime, linked in statically
+// and optimised across modules, so its heap can start at the process's first
+// malloc, before any other initialiser has run. The linked allocator
+// (NUMAHeapAllocator) runs on the process's shared Swift runtime and libraries,
+// which know their types only once their initialisers have registered them:
+// code that needs a type's metadata (an unspecialised generic, as in a debug
+// build) finds none before that. So until this file's constructor runs —
+// after every shared library's initialiser, since the executable's come last
+// — the linked allocator serves malloc from the bootstrap area, and the heap
+// starts in the constructor.
+
+// 1 once the heap may start (the constructor ran, or the image defines
+// numaheap_malloc_starts_at_first_call as 1, as the preloadable library does).
+__attribute__((weak)) extern const int numaheap_malloc_starts_at_first_call;
+static int constructor_ran;
+
+static inline int waiting_for_start(void) {
+    if (__atomic_load_n(&constructor_ran, __ATOMIC_ACQUIRE)) return 0;
+    return &numaheap_malloc_starts_at_first_call == NULL || numaheap_malloc_starts_at_first_call == 0;
+}
+
+/// Served from the bootstrap area: a call from inside the heap, or one before the heap may start.
+static inline int use_bootstrap(void) { return inside() || __builtin_expect(waiting_for_start(), 0); }
 
 /// A call made from inside the heap: the bootstrap area (zero-filled, never reused).
 __attribute__((noinline)) static void *reentrant_allocate(size_t size, size_t alignment) {
@@ -116,7 +150,7 @@ static inline void free_impl(void *pointer) {
 }
 
 static void *malloc_full(size_t size) {
-    if (inside()) return reentrant_allocate(size, 16);
+    if (use_bootstrap()) return reentrant_allocate(size, 16);
     void *state = ready_state();
     numaheap_malloc_depth = 1;
     void *p = __builtin_expect(state != NULL, 1) ? numaheap_core_malloc(state, size, numaheap_tls_get(NUMAHEAP_TLS_CACHE)) : NULL;
@@ -127,7 +161,7 @@ static void *malloc_full(size_t size) {
 
 static void free_full(void *pointer) {
     if (pointer == NULL) return;
-    if (inside()) { numaheap_free_reentrant(pointer); return; }
+    if (use_bootstrap()) { numaheap_free_reentrant(pointer); return; }
     void *state = ready_state();
     numaheap_malloc_depth = 1;
     if (__builtin_expect(state == NULL || !numaheap_core_free(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE)), 0)) numaheap_free(pointer);
@@ -140,7 +174,7 @@ static inline void *realloc_impl(void *pointer, size_t size) {
         free_impl(pointer);
         return NULL;
     }
-    if (inside()) return numaheap_realloc_reentrant(pointer, size);
+    if (use_bootstrap()) return numaheap_realloc_reentrant(pointer, size);
     return GUARDED(numaheap_realloc(pointer, size));
 }
 
@@ -156,7 +190,7 @@ EXPORT void *calloc(size_t count, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (inside()) return reentrant_allocate(total, 16);
+    if (use_bootstrap()) return reentrant_allocate(total, 16);
     return GUARDED(numaheap_calloc(total));
 }
 
@@ -174,7 +208,7 @@ EXPORT void *reallocarray(void *pointer, size_t count, size_t size) {
 static inline int is_power_of_two(size_t n) { return n != 0 && (n & (n - 1)) == 0; }
 
 static void *aligned(size_t alignment, size_t size) {
-    if (inside()) return alignment <= 4096 ? reentrant_allocate(size, alignment) : (errno = ENOMEM, NULL);
+    if (use_bootstrap()) return alignment <= 4096 ? reentrant_allocate(size, alignment) : (errno = ENOMEM, NULL);
     return GUARDED(numaheap_aligned(alignment, size));
 }
 
@@ -295,7 +329,9 @@ void numaheap_malloc_invalid_pointer(const char *operation, const void *pointer)
     put(&l, operation);
     put(&l, "(): invalid pointer ");
     put_hex(&l, (uintptr_t)pointer);
-    put(&l, " (NUMAHeap: not allocated by libNUMAHeapMalloc)");
+    put(&l, " (NUMAHeap: not allocated by ");
+    put(&l, numaheap_malloc_library_name);
+    put(&l, ")");
     numaheap_malloc_write_line(l.text);
     abort();
 }
@@ -485,7 +521,9 @@ void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
     static const char *const release[] = {"dontneed", "free"};
     static const char *const thp[] = {"default", "always", "never"};
     line l = { .count = 0 };
-    put(&l, "NUMAHeap: libNUMAHeapMalloc ready (pid ");
+    put(&l, "NUMAHeap: ");
+    put(&l, numaheap_malloc_library_name);
+    put(&l, " ready (pid ");
     put_decimal(&l, getpid());
     put(&l, "): NUMAHEAP_NUMA=");
     put(&l, numa[o->numa]);
@@ -503,6 +541,9 @@ void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
     put_decimal(&l, o->address_space_limit);
     put(&l, " NUMAHEAP_STATS=");
     put_decimal(&l, o->stats);
+    put(&l, "; bootstrap area ");
+    put_decimal(&l, (long long)__atomic_load_n(&bootstrap_used, __ATOMIC_RELAXED));
+    put(&l, " B used");
     numaheap_malloc_write_line(l.text);
 }
 
@@ -512,17 +553,32 @@ static void fork_prepare(void) { numaheap_fork_prepare(); }
 static void fork_parent(void) { numaheap_fork_parent(); }
 static void fork_child(void) { numaheap_fork_child(); }
 
-// Runs when the library is loaded (after any malloc the loader or libc made
-// first, which initialised the heap already): makes sure the heap exists and
-// registers the fork handlers. pthread_atfork's first registrations use static
+// Runs when the library is loaded (preloaded: after any malloc the loader or
+// libc made first, which initialised the heap already; linked: after every
+// shared library's initialiser, the bootstrap area having served them): lets
+// the heap start, makes sure it exists and registers the fork handlers. pthread_atfork's first registrations use static
 // storage in glibc; a later one would come back into malloc, which is ready.
 __attribute__((constructor)) static void numaheap_malloc_load(void) {
+    __atomic_store_n(&constructor_ran, 1, __ATOMIC_RELEASE);
     if (!inside()) {
         numaheap_malloc_depth = 1;
         numaheap_initialize();
         numaheap_malloc_depth = 0;
     }
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+// CPlatform's numaheap_linked_allocator_state references this weakly: with
+// the allocator linked in, `Heap.shared` is the heap behind malloc.
+void *numaheap_allocator_state(void) {
+    void *state = ready_state();
+    if (state == NULL && !inside()) {
+        numaheap_malloc_depth = 1;
+        numaheap_initialize();
+        numaheap_malloc_depth = 0;
+        state = ready_state();
+    }
+    return state;
 }
 
 __attribute__((destructor)) static void numaheap_malloc_unload(void) {

@@ -27,8 +27,18 @@ public final class Heap: @unchecked Sendable {
     /// The heap's operations, on state it maps itself (no Swift objects).
     @_spi(NUMAHeapInternals) public let core: HeapCore
 
-    /// The process-wide heap with the default configuration.
+    /// False for the heap behind a linked allocator's `malloc`, which outlives
+    /// any `Heap` (see ``shared``).
+    private let ownsCore: Bool
+
+    /// The process-wide heap. In a program that links the NUMAHeapAllocator
+    /// product it is the heap behind that program's `malloc` (configured by the
+    /// `NUMAHEAP_*` variables), so the program reads its own allocations in
+    /// ``statistics``; otherwise a heap of its own with the default configuration.
     public static let shared: Heap = {
+        if let state = LinkedAllocator.heapState {
+            return Heap(borrowing: HeapCore(state: state.assumingMemoryBound(to: HeapState.self)))
+        }
         do { return try Heap(configuration: HeapConfiguration()) } catch {
             FatalMessage("NUMAHeap: cannot create the shared heap").crash()
         }
@@ -42,6 +52,13 @@ public final class Heap: @unchecked Sendable {
     /// Creates a heap. Maps its metadata at once; arenas are reserved on first use.
     public init(configuration: HeapConfiguration = HeapConfiguration()) throws(HeapError) {
         core = try HeapCore(configuration: configuration, topology: SystemTopology.current)
+        ownsCore = true
+    }
+
+    /// A `Heap` over a heap that something else created and never destroys.
+    private init(borrowing core: HeapCore) {
+        self.core = core
+        ownsCore = false
     }
 
     /// Creates a heap that places memory on the nodes of `topology` — a
@@ -50,9 +67,10 @@ public final class Heap: @unchecked Sendable {
     /// ``HeapConfiguration/NUMAPolicy/bind(node:)`` names a node without memory.
     public init<T: NUMATopology>(configuration: HeapConfiguration = HeapConfiguration(), topology: T) throws(HeapError) {
         core = try HeapCore(configuration: configuration, topology: topology)
+        ownsCore = true
     }
 
-    deinit { core.destroy() }
+    deinit { if ownsCore { core.destroy() } }
 
     /// Allocates `byteCount` bytes aligned to `alignment` (a power of two up to
     /// ``maximumAlignment``). The contents are unspecified; see

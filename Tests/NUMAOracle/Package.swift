@@ -13,8 +13,7 @@ let rootIdentity = String(#filePath.split(separator: "/").dropLast(3).last!)
 let package = Package(
     name: "NUMAOracle",
     dependencies: [
-        .package(path: "../.."),                 // the root (identity: its folder name, see below)
-        .package(path: "../../Packages/Platform"),
+        .package(path: "../.."),  // the root (identity: its folder name, see below); it declares every module
     ],
     targets: [
         .systemLibrary(
@@ -27,7 +26,7 @@ let package = Package(
             dependencies: [
                 "CNUMA",
                 .product(name: "NUMAHeap", package: rootIdentity),
-                .product(name: "Platform", package: "Platform"),
+                .product(name: "Platform", package: rootIdentity),
             ]
         ),
     ]

@@ -132,3 +132,11 @@ int numaheap_mutex_init_adaptive(void *mutex) {
     pthread_mutexattr_destroy(&attributes);
     return rc;
 }
+
+// Defined by the NUMAHeapAllocator product's C side (CNUMAHeapMalloc); absent,
+// the weak reference is NULL.
+extern void *numaheap_allocator_state(void) __attribute__((weak));
+
+void *numaheap_linked_allocator_state(void) {
+    return numaheap_allocator_state != NULL ? numaheap_allocator_state() : NULL;
+}

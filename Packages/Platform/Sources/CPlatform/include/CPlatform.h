@@ -108,6 +108,17 @@ int numaheap_sched_getcpu(void);
 /// 0 where the auxiliary vector has none. No system call.
 uint64_t numaheap_auxv_random(void);
 
+// MARK: The linked allocator (a weak reference; Swift cannot declare one)
+
+/// The state of the NUMAHeap heap that serves this process's `malloc` when the
+/// NUMAHeapAllocator product is linked into the same image (its C side defines
+/// `numaheap_allocator_state`, which this references weakly, so the link
+/// resolves it only when the allocator is there); NULL otherwise — plain
+/// programs, and programs whose `malloc` comes from libNUMAHeapMalloc.so under
+/// LD_PRELOAD (that library exports nothing but the malloc family).
+/// Initialises that heap if no `malloc` has yet. Does not allocate.
+void *numaheap_linked_allocator_state(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,3 @@
+import SwiftWorkload
+
+workloadMain(label: "plain")

@@ -3,7 +3,7 @@
 # one run: the plain build on glibc's malloc, the build that links
 # NUMAHeapAllocator, and the plain build under LD_PRELOAD of
 # libNUMAHeapMalloc.so. Prints every run, the medians and the ratios, then the
-# startup cost (the programs with 0 rounds, wall time, median of 20 each).
+# startup cost (the programs with 0 rounds, wall time, mean of 50 runs each).
 #
 #   Benchmarks/linked/run.sh [ROUNDS_OF_ALTERNATION] [WORKLOAD_ROUNDS]
 #
@@ -37,14 +37,12 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 mp=$(median "${plain[@]}"); ml=$(median "${linked[@]}"); mq=$(median "${preload[@]}")
 echo "workload ($rounds rounds), median of $alternations: plain (glibc) $mp µs, linked $ml µs ($(awk "BEGIN {printf \"%.3f\", $ml/$mp}")× plain), preloaded $mq µs ($(awk "BEGIN {printf \"%.3f\", $mq/$mp}")× plain)"
 
-startup() {  # command… → median wall µs of 20 runs with 0 workload rounds
-    local t=()
-    for ((j = 0; j < 20; j++)); do
-        local s e
-        s=$(date +%s%N); "$@" 0 >/dev/null; e=$(date +%s%N)
-        t+=($(( (e - s) / 1000 )))
-    done
-    median "${t[@]}"
+startup() {  # command… → mean wall µs of one run with 0 workload rounds, over 50 runs in a row
+    local s e
+    s=$(date +%s%N)
+    for ((j = 0; j < 50; j++)); do "$@" 0 >/dev/null; done
+    e=$(date +%s%N)
+    echo $(( (e - s) / 50000 ))
 }
-echo "startup (0 rounds, wall, median of 20): plain $(startup env "$bin/workload-plain") µs," \
-    "linked $(startup env "$bin/workload-linked") µs, preloaded $(startup env LD_PRELOAD="$lib" "$bin/workload-plain") µs"
+echo "startup (0 rounds, wall, mean of 50): plain $(startup "$bin/workload-plain") µs," \
+    "linked $(startup "$bin/workload-linked") µs, preloaded $(startup env LD_PRELOAD="$lib" "$bin/workload-plain") µs"

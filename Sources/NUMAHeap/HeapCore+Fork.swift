@@ -15,8 +15,10 @@ extension HeapCore {
     /// Takes every lock of this heap, and the registry lock, in the documented
     /// order, so that `fork()` copies them unheld by any other thread: the
     /// registry lock (outermost), every central list's lock of every node, every
-    /// node's lock, the arena lock, the cache lock. For `pthread_atfork`'s
-    /// `prepare` handler; follow with ``parentAfterFork()`` or ``childAfterFork()``.
+    /// node's lock, the arena lock, the cache lock, and last the background
+    /// scavenger's mutex (heap locks → worker mutex is its rule; the worker holds
+    /// it between steps). For `pthread_atfork`'s `prepare` handler; follow with
+    /// ``parentAfterFork()`` or ``childAfterFork()``.
     public func prepareForFork() {
         HeapRegistry.lock()
         let s = state
@@ -27,17 +29,26 @@ extension HeapCore {
         for n in 0..<s.pointee.nodeCount { s.pointee.nodes[n].lock.lock() }
         s.pointee.arenaLock.lock()
         s.pointee.cacheLock.lock()
+        ScavengerState.of(s)?.pointee.worker?.prepareForFork()
     }
 
     /// Releases what ``prepareForFork()`` took, in the reverse order (parent).
-    public func parentAfterFork() { releaseForkLocks() }
+    public func parentAfterFork() {
+        ScavengerState.of(state)?.pointee.worker?.parentAfterFork()
+        releaseForkLocks()
+    }
 
     /// Releases what ``prepareForFork()`` took, in the child. The locks are
     /// normal (not error-checking) mutexes, so the child's only thread — the copy
     /// of the one that took them — may unlock them. The caches of the parent's
     /// other threads stay bound to threads that do not exist in the child: their
     /// spans are not reused by the child (a bounded leak, as in Go after fork).
-    public func childAfterFork() { releaseForkLocks() }
+    /// The scavenger's worker thread does not exist in the child either: its
+    /// state is reset so that the child's next growth starts one of its own.
+    public func childAfterFork() {
+        ScavengerState.of(state)?.pointee.worker?.childAfterFork()
+        releaseForkLocks()
+    }
 
     func releaseForkLocks() {
         let s = state

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -321,6 +322,64 @@ static void test_fork(void) {
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
 }
 
+// fork() while the background scavenger works: two threads allocate and free
+// 32 MiB of 64 KiB blocks over and over, so the worker keeps releasing (it
+// holds its mutex between steps, and prepareForFork must take it too). Each
+// child grows its heap past the goal (which wakes the worker, under a node
+// lock), must have a scavenger thread of its own again right after that
+// growth, starts a thread, frees everything and exits; a hang is SIGALRM.
+static void *scavenged_churn(void *arg) {
+    (void)arg;
+    enum { BLOCKS = 512, SIZE = 64 << 10 };
+    void **p = malloc(BLOCKS * sizeof *p);
+    while (!atomic_load(&stop_flag)) {
+        for (int i = 0; i < BLOCKS; i++) { p[i] = malloc(SIZE); ((volatile char *)p[i])[i % SIZE] = 1; }
+        for (int i = 0; i < BLOCKS; i++) free(p[i]);
+    }
+    free(p);
+    return NULL;
+}
+
+static int thread_count(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+static void test_fork_while_scavenging(void) {
+    pthread_t t[2];
+    atomic_store(&stop_flag, 0);
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, scavenged_churn, NULL);
+    int forks = getenv("CONTRACT_FORKS") ? atoi(getenv("CONTRACT_FORKS")) : 300;
+    for (int round = 0; round < forks; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(10);  // a deadlocked child dies instead of hanging
+            // 256 MiB more than anything the parent retained: the heap grows.
+            void *big[4];
+            for (int i = 0; i < 4; i++) if ((big[i] = malloc(64 << 20)) == NULL) _exit(4);
+            if (thread_count() < 2) _exit(5);  // no scavenger thread came back
+            pthread_t ct;
+            void *handed[50];
+            if (pthread_create(&ct, NULL, short_lived, handed) != 0 || pthread_join(ct, NULL) != 0) _exit(3);
+            for (int i = 1; i < 50; i += 2) free(handed[i]);
+            for (int i = 0; i < 4; i++) free(big[i]);
+            _exit(0);
+        }
+        int status = 0;
+        CHECK(pid > 0, "fork");
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d status %#x (exit %d, signal %d)", round, status,
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        if (failures > 5) break;
+    }
+    atomic_store(&stop_flag, 1);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+}
+
 // A signal handler that calls malloc while the thread it interrupts is
 // inside malloc or free (not async-signal-safe, but programs do it): the
 // library's re-entrancy guard is set around its fast paths too, so the
@@ -433,6 +492,7 @@ int main(int argc, char **argv) {
         {"calloc zeroes (also reused memory)", test_calloc},
         {"overflow and bad alignments", test_overflow},
         {"fork in a multithreaded process", test_fork},
+        {"fork while the background scavenger releases (child: grows, scavenger back, thread)", test_fork_while_scavenging},
         {"thread exit", test_thread_exit},
         {"malloc in a signal handler that interrupts malloc/free", test_malloc_in_a_signal_handler},
     };

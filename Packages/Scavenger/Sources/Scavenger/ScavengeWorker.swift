@@ -15,7 +15,13 @@
 // Locks: `mutex` protects every field of _WorkerState below. The worker never
 // holds it while calling the target (which takes the heap's locks), and the
 // heap may call wake()/start() holding its own locks: heap locks → mutex, never
-// the reverse.
+// the reverse. Around fork() the heap takes it last, after its own locks
+// (prepareForFork), so the child never inherits it held by a thread it lacks.
+//
+// fork: the child has no worker thread. childAfterFork() makes a fresh mutex
+// and condition variable (the parent's thread may have been waiting on the
+// old one) and forgets the thread, so the child's next growth starts a worker
+// of its own (startLazily), with the same pacer and counters.
 import Glibc
 import Platform
 
@@ -205,6 +211,38 @@ public struct ScavengeWorker: @unchecked Sendable {
         state.pointee.running = false
         state.pointee.stopping = false
         pthread_mutex_unlock(mutex)
+    }
+
+    // MARK: fork
+
+    /// For `pthread_atfork`'s prepare handler, after every heap lock: holds
+    /// the mutex across `fork()`, so that neither process inherits it held by
+    /// the worker (which holds it between steps). Follow with
+    /// ``parentAfterFork()`` or ``childAfterFork()``.
+    public func prepareForFork() { pthread_mutex_lock(mutex) }
+
+    /// Releases what ``prepareForFork()`` took (the parent, whose worker goes on).
+    public func parentAfterFork() { pthread_mutex_unlock(mutex) }
+
+    /// In the child: the worker's thread does not exist here. Re-creates the
+    /// mutex and condition variable (never unlocked by a thread that is gone,
+    /// never waited on by one), forgets the thread and lets the next
+    /// ``startLazily()`` — the child's next growth — start a worker of its own.
+    public func childAfterFork() {
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+        // A worker that ran in the parent starts again lazily; one the parent
+        // stopped for good (stop()) stays stopped; one never started, too.
+        if state.pointee.running && !state.pointee.stopping { state.pointee.startedOnce = false }
+        state.pointee.thread = pthread_t()
+        state.pointee.running = false
+        state.pointee.stopping = false
+        state.pointee.wake = false
+        state.pointee.idle = true
     }
 
     /// Stops the thread and unmaps the worker.

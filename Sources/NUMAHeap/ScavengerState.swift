@@ -126,36 +126,68 @@ struct ScavengerState: ~Copyable {
     }
 }
 
-/// The heap as its background worker sees it: every node's figures summed,
-/// releases taken node by node, each under its node's lock (never held while
-/// the worker sleeps).
+/// The heap as its background worker sees it: one goal per node — a node
+/// retains at most its own in-use bytes × (1 + p), so memory freed on one node
+/// is released there and another node's free pages, within its goal, stay —
+/// and the memory limit over every node's figures summed. Each node's figures
+/// are read and its pages released under that node's lock, one node at a
+/// time (never held while the worker sleeps).
 struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
     let heap: UnsafeMutablePointer<HeapState>
 
     var retainedBytes: Int { figures.retainedBytes }
     var inUseBytes: Int { figures.inUseBytes }
 
+    /// Every node's figures, summed.
     var figures: ScavengeFigures {
         var total = ScavengeFigures(retainedBytes: 0, inUseBytes: 0)
         for n in 0..<heap.pointee.nodeCount {
-            let lock = heap.pointee.nodes[n].lock
-            lock.lock()
-            let f = ScavengerState.figuresLocked(heap, node: n)
-            lock.unlock()
+            let f = nodeFigures(n)
             total.retainedBytes += f.retainedBytes
             total.inUseBytes += f.inUseBytes
         }
         return total
     }
 
+    func nodeFigures(_ n: Int) -> ScavengeFigures {
+        let lock = heap.pointee.nodes[n].lock
+        lock.lock()
+        defer { lock.unlock() }
+        return ScavengerState.figuresLocked(heap, node: n)
+    }
+
+    /// The nodes' excesses over their own goals, summed; or what the whole
+    /// heap has over the memory limit's goal, when that is more.
+    func bytesToRelease(toward goal: ScavengeGoal, figures: ScavengeFigures) -> Int {
+        var overNodeGoals = 0
+        for n in 0..<heap.pointee.nodeCount { overNodeGoals += goal.bytesOverRetainedGoal(nodeFigures(n)) }
+        return max(overNodeGoals, goal.bytesOverLimitGoal(figures))
+    }
+
+    /// Releases up to `bytes`: first from each node what it has over its own
+    /// goal (decided under its lock, as it stands then); then, only while the
+    /// heap is over the memory limit's goal, from any node's free pages,
+    /// lowest node first.
     func scavenge(bytes: Int) -> Int {
         guard let state = ScavengerState.of(heap) else { return 0 }
+        let goal = state.pointee.goal
         var released = 0
         for n in 0..<heap.pointee.nodeCount where released < bytes {
             let lock = heap.pointee.nodes[n].lock
             lock.lock()
-            released += ScavengerState.releaseLocked(state, heap, node: n, bytes: bytes - released)
+            let excess = goal.bytesOverRetainedGoal(ScavengerState.figuresLocked(heap, node: n))
+            if excess > 0 {
+                released += ScavengerState.releaseLocked(state, heap, node: n, bytes: min(excess, bytes - released))
+            }
             lock.unlock()
+        }
+        if released < bytes && goal.bytesOverLimitGoal(figures) > 0 {
+            for n in 0..<heap.pointee.nodeCount where released < bytes {
+                let lock = heap.pointee.nodes[n].lock
+                lock.lock()
+                released += ScavengerState.releaseLocked(state, heap, node: n, bytes: bytes - released)
+                lock.unlock()
+            }
         }
         return released
     }

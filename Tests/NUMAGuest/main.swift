@@ -12,6 +12,8 @@
 //   4. `.bind(n)` for every node with memory, CPU-less nodes included.
 //   5. `.interleave`: spans spread over all nodes with memory, each where
 //      `node(of:)` says.
+//   6. Per-node scavenging: freed memory is released on its own node, and a
+//      node within its goal keeps its free pages (kernel-checked).
 // Exits 1 listing every failed check; prints a placement table either way.
 import Glibc
 import Central
@@ -215,6 +217,57 @@ do {
     let ok = pages == 0 ? 0 : 100 * Double(pages - misplaced) / Double(pages)
     table.append(("interleave", -1, ok, pages))
     check(ok >= 99, "interleave: \(ok)% of pages where node(of:) says")
+}
+
+// 6. Per-node scavenging: the background worker keeps each node to its own
+//    goal. The first memory node frees 1 of its 16 blocks (within its goal:
+//    32 MiB retained ≤ 30 MiB in use × 1.1),
+//    the second frees all of its blocks; the kernel must then show the second
+//    node's freed pages gone and the first node's still there.
+do {
+    let heap = try! Heap(configuration: .init(numaPolicy: .interleave, scavenging: .background(retainExtraPercent: 10)))
+    let blockBytes = 2 << 20
+    var byNode: [Int: [UnsafeMutableRawPointer]] = [:]
+    onThread(pinnedTo: topology.cpus(of: cpuNodes[0])) {
+        for i in 0..<(16 * memoryNodes.count) {
+            let p = try! heap.allocate(byteCount: blockBytes)
+            memset(p, Int32(i & 0x7f), blockBytes)
+            byNode[heap.node(of: p)!, default: []].append(p)
+        }
+    }
+    let (a, b) = (memoryNodes[0], memoryNodes[1])
+    let keptFree = Array(byNode[a, default: []].prefix(1)), releasedBlocks = byNode[b, default: []]
+    check(keptFree.count == 1 && releasedBlocks.count == 16, "per-node scavenging: blocks per node \(byNode.mapValues(\.count))")
+    for p in keptFree { heap.deallocate(p) }
+    for p in releasedBlocks { heap.deallocate(p) }
+    heap.flushThreadCache()
+    let idleA = heap.statistics.nodes.first { $0.node == a }?.idleBytes ?? -1
+    var waited = 0
+    while (heap.statistics.nodes.first { $0.node == b }?.idleBytes ?? 0) > 0 && waited < 10_000 {
+        usleep(10_000)
+        waited += 10
+    }
+    let s = heap.statistics
+    let nodeA = s.nodes.first { $0.node == a }, nodeB = s.nodes.first { $0.node == b }
+    print("per-node scavenging: after \(waited) ms node \(a) idle \(nodeA?.idleBytes ?? -1) B (was \(idleA)), released \(nodeA?.releasedBytes ?? -1) B; node \(b) idle \(nodeB?.idleBytes ?? -1) B, released \(nodeB?.releasedBytes ?? -1) B")
+    check(nodeB?.idleBytes == 0, "per-node scavenging: node \(b) still has \(nodeB?.idleBytes ?? -1) idle bytes after \(waited) ms")
+    check(nodeA?.idleBytes == idleA, "per-node scavenging: node \(a)'s idle bytes went from \(idleA) to \(nodeA?.idleBytes ?? -1) (within its own goal)")
+    // The kernel's word: node b's freed pages are gone, node a's are resident on node a.
+    var goneB = 0, pagesB = 0, residentA = 0, pagesA = 0
+    for p in releasedBlocks {
+        if case .success(let r) = heap.verifyPlacement(p, byteCount: blockBytes) { goneB += r.notPresent; pagesB += r.notPresent + r.presentPages }
+    }
+    for p in keptFree {
+        if case .success(let r) = heap.verifyPlacement(p, byteCount: blockBytes) {
+            residentA += a < r.pagesOnNode.count ? r.pagesOnNode[a] : 0
+            pagesA += r.notPresent + r.presentPages
+        }
+    }
+    print("per-node scavenging: node \(b): \(goneB) of \(pagesB) freed pages released to the kernel; node \(a): \(residentA) of \(pagesA) freed pages still resident there")
+    check(pagesB > 0 && goneB == pagesB, "per-node scavenging: \(pagesB - goneB) of node \(b)'s \(pagesB) freed pages still resident")
+    check(pagesA > 0 && residentA == pagesA, "per-node scavenging: only \(residentA) of node \(a)'s \(pagesA) freed pages still resident")
+    for p in byNode[a, default: []].dropFirst(1) { heap.deallocate(p) }
+    for n in memoryNodes.dropFirst(2) { for p in byNode[n, default: []] { heap.deallocate(p) } }
 }
 
 func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }

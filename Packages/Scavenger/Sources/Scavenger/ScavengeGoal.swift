@@ -77,14 +77,25 @@ public struct ScavengeGoal: ScavengePolicy, Equatable {
     public var limitGoal: Int? { memoryLimit.map { $0 - $0 / 20 } }
 
     public func bytesToRelease(_ f: ScavengeFigures) -> Int {
-        var want = 0
+        max(bytesOverRetainedGoal(f), bytesOverLimitGoal(f))
+    }
+
+    /// Bytes of `f` above the retained goal of its own in-use bytes, rounded up
+    /// to the physical page size; 0 within it. The goal holds for each pool of
+    /// pages on its own (a heap's NUMA node), so a heap sums this over its nodes.
+    public func bytesOverRetainedGoal(_ f: ScavengeFigures) -> Int {
         let goal = retainedGoal(inUseBytes: f.inUseBytes)
         // As Go: less than one physical page over the goal is not worth a syscall.
-        if f.retainedBytes > goal && f.retainedBytes - goal >= physicalPageSize {
-            want = f.retainedBytes - goal
-        }
-        if let limit = limitGoal, f.retainedBytes > limit { want = max(want, f.retainedBytes - limit) }
-        return want == 0 ? 0 : roundUp(want)
+        guard f.retainedBytes > goal && f.retainedBytes - goal >= physicalPageSize else { return 0 }
+        return roundUp(f.retainedBytes - goal)
+    }
+
+    /// Bytes of `f` above the memory limit's goal (``limitGoal``), rounded up;
+    /// 0 within it or without a limit. The limit is the whole heap's: pass its
+    /// summed figures.
+    public func bytesOverLimitGoal(_ f: ScavengeFigures) -> Int {
+        guard let limit = limitGoal, f.retainedBytes > limit else { return 0 }
+        return roundUp(f.retainedBytes - limit)
     }
 
     public func bytesToRelease(_ f: ScavengeFigures, growingBy growth: Int) -> Int {

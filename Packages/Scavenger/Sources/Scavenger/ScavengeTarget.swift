@@ -20,9 +20,20 @@ public protocol ScavengeTarget: Sendable {
     /// The worker went idle (at the goal): the next cycle starts from the top
     /// of the heap again (Go resets `scavAddr` once per cycle).
     func scavengeCycleEnded()
+    /// Bytes to release now to bring the target to `goal`, given its summed
+    /// `figures`. Default: the target is one pool of pages
+    /// (`goal.bytesToRelease(figures)`). A target made of pools that each keep
+    /// the goal on their own — a heap's NUMA nodes, each retaining at most its
+    /// own in-use bytes × (1 + p) — answers the sum of the pools' excesses (or
+    /// the memory limit's excess, whichever is more), and its
+    /// ``scavenge(bytes:)`` releases where the excess is.
+    func bytesToRelease(toward goal: ScavengeGoal, figures: ScavengeFigures) -> Int
 }
 
 extension ScavengeTarget {
     public var figures: ScavengeFigures { ScavengeFigures(retainedBytes: retainedBytes, inUseBytes: inUseBytes) }
     public func scavengeCycleEnded() {}
+    public func bytesToRelease(toward goal: ScavengeGoal, figures: ScavengeFigures) -> Int {
+        goal.bytesToRelease(figures)
+    }
 }

@@ -298,7 +298,7 @@ public struct ScavengeWorker: @unchecked Sendable {
         while !state.pointee.stopping {
             pthread_mutex_unlock(mutex)
             let figures = target.figures
-            let want = goal.bytesToRelease(figures)
+            let want = target.bytesToRelease(toward: goal, figures: figures)
             let released = want > 0 ? target.scavenge(bytes: min(want, quantum)) : 0
             if released == 0 && !idle {
                 idle = true

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -140,3 +141,5 @@ extern void *numaheap_allocator_state(void) __attribute__((weak));
 void *numaheap_linked_allocator_state(void) {
     return numaheap_allocator_state != NULL ? numaheap_allocator_state() : NULL;
 }
+
+int numaheap_name_current_thread(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }

@@ -270,6 +270,8 @@ public struct ScavengeWorker: @unchecked Sendable {
     // MARK: The thread
 
     static func threadMain(_ raw: UnsafeMutableRawPointer) {
+        // Named, so that tools and tests can find it (/proc/self/task/*/comm).
+        ThreadName.setCurrent("numaheap-scav")
         let w = ScavengeWorker(mutex: raw.assumingMemoryBound(to: pthread_mutex_t.self),
                                cond: (raw + 64).assumingMemoryBound(to: pthread_cond_t.self),
                                state: (raw + 128).assumingMemoryBound(to: _WorkerState.self))

@@ -108,6 +108,10 @@ int numaheap_sched_getcpu(void);
 /// 0 where the auxiliary vector has none. No system call.
 uint64_t numaheap_auxv_random(void);
 
+/// Names the calling thread (at most 15 bytes are kept), as
+/// pthread_setname_np does for itself: prctl(PR_SET_NAME). 0 or -1 with errno.
+int numaheap_name_current_thread(const char *name);
+
 // MARK: The linked allocator (a weak reference; Swift cannot declare one)
 
 /// The state of the NUMAHeap heap that serves this process's `malloc` when the

@@ -8,11 +8,11 @@ extension HeapState {
     /// folding its counters into the heap's.
     static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
         HeapCore(state: state).returnAllObjects(cache)
-        HeapCore(state: state).returnLargeSpans(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
-        // The thread's page cache and span records go back to their node.
-        let stash = ThreadSpanStash.of(cache)
-        NodeSpanSource(state: state, node: Int(stash.pointee.node)).drainThreadStash(cache)
+        // Its kept and held spans, page cache and span records go back to their nodes.
+        ThreadHeldMemory.acquire(cache)
+        HeapCore(state: state).returnHeldMemory(cache)
+        ThreadHeldMemory.release(cache)
         state.pointee.cacheLock.lock()
         let n = state.pointee.sizeClassCount
         // Pointers are read once into locals: a compound assignment through

@@ -271,9 +271,13 @@ extension HeapCore {
     public func flushThreadCache() {
         guard let cache = HeapState.existingCache(state) else { return }
         returnAllObjects(cache)
+        ThreadHeldMemory.acquire(cache)
         returnLargeSpans(cache)
+        ThreadHeldMemory.release(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
+        ThreadHeldMemory.acquire(cache)
         NodeSpanSource.returnFreedSpans(ThreadSpanStash.of(cache), state: state)
+        ThreadHeldMemory.release(cache)
     }
 }
 

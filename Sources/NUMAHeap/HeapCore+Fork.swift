@@ -47,6 +47,7 @@ extension HeapCore {
     /// state is reset so that the child's next growth starts one of its own.
     public func childAfterFork() {
         ScavengerState.of(state)?.pointee.worker?.childAfterFork()
+        clearHeldMemoryClaims()
         releaseForkLocks()
     }
 

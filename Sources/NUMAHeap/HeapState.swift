@@ -141,8 +141,9 @@ extension HeapState {
             (nodes + n).initialize(to: NodeHeap(node: Int32(n), pageSize: pageSize, lockStorage: lockStorage(), central: mine))
         }
         precondition(MemoryLayout<ThreadSpanStash>.size <= ThreadLargeSpans.scratchOffset
-                        && ThreadLargeSpans.scratchOffset + MemoryLayout<ThreadLargeSpans>.size <= ThreadCache.heapScratchBytes,
-                     "ThreadSpanStash and ThreadLargeSpans outgrew ThreadCache.heapScratch")
+                        && ThreadLargeSpans.scratchOffset + MemoryLayout<ThreadLargeSpans>.size <= ThreadHeldMemory.scratchOffset
+                        && ThreadHeldMemory.scratchOffset + ThreadHeldMemory.scratchBytes <= ThreadCache.heapScratchBytes,
+                     "ThreadSpanStash, ThreadLargeSpans and ThreadHeldMemory outgrew ThreadCache.heapScratch")
         let emptyRaw = base + emptyOffset
         let empty = emptyRaw.bindMemory(to: Span.self, capacity: 1)
         empty.initialize(to: Span(bitmaps: emptyRaw + round(MemoryLayout<Span>.stride), bitmapWords: 1, recordBucket: 0))

@@ -32,7 +32,10 @@ extension HeapCore {
         let heap = state.pointee.nodes + node
         let stash = ThreadSpanStash.of(cache)
         let needzero: Bool
-        if stash.pointee.node == Int32(node) && stash.pointee.pageCache.allocate(base: tail, pages: extra) != nil {
+        ThreadHeldMemory.acquire(cache)
+        let fromPageCache = stash.pointee.node == Int32(node) && stash.pointee.pageCache.allocate(base: tail, pages: extra) != nil
+        ThreadHeldMemory.release(cache)
+        if fromPageCache {
             // The pages after the block are in this thread's page cache: no lock.
             needzero = state.pointee.arenas.allocNeedsZero(base: tail, bytes: extra * pageSize)
             heap.pointee.noteSpanGrew(pages: extra)

@@ -144,6 +144,8 @@ struct NodeSpanSource: SpanSource {
         span.pointee.state.store(SpanState.dead.rawValue, ordering: .releasing)
         state.pointee.arenas.clearPageInUse(base)
         if let cache, pages < ThreadSpanStash.maxPages {
+            ThreadHeldMemory.acquire(cache)
+            defer { ThreadHeldMemory.release(cache) }
             let stash = ThreadSpanStash.of(cache)
             if stash.pointee.freedCount > 0 && stash.pointee.freedNode != Int32(node) {
                 NodeSpanSource.returnFreedSpans(stash, state: state)

@@ -7,9 +7,11 @@ extension HeapCore {
     /// Returns the heap's free pages to the system now (Go's `debug.FreeOSMemory`)
     /// and reports the bytes released. Pages already released are not counted
     /// again. Also freed first: the calling thread's bins, kept large spans and
-    /// held small spans, and every central list's kept empty spans. Not
-    /// reached: what *other* live threads hold (bins, ≤ 8 kept large spans,
-    /// ≤ 8 held small spans each) until they flush, refill or exit. Takes each node's lock in turn; the background worker, if any,
+    /// held small spans, every other thread's kept and held spans and page
+    /// cache (``HeapCore/trimThreads(idleOnly:)``: those not in use at that
+    /// moment), and every central list's kept empty spans. Not reached: other
+    /// live threads' free-object bins and current spans, until they flush,
+    /// refill or exit. Takes each node's lock in turn; the background worker, if any,
     /// keeps running (it finds nothing left to do).
     @discardableResult
     public func releaseFreeMemory() -> Int {
@@ -17,9 +19,13 @@ extension HeapCore {
         // then the central lists' retained empty spans, so their pages are free too.
         if let cache = HeapState.existingCache(state) {
             returnAllObjects(cache)
+            ThreadHeldMemory.acquire(cache)
             returnLargeSpans(cache)
             NodeSpanSource.returnFreedSpans(ThreadSpanStash.of(cache), state: state)
+            ThreadHeldMemory.release(cache)
         }
+        // What the other threads hold for reuse (their claims permitting).
+        trimThreads(idleOnly: false)
         releaseRetainedSpans()
         let s = state
         // Everything read from the heap's state goes into locals first: some

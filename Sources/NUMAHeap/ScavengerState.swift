@@ -192,6 +192,9 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
         return released
     }
 
+    /// Takes back what idle threads hold (``HeapCore/trimIdleThreads()``).
+    func trimIdle() { HeapCore(state: heap).trimIdleThreads() }
+
     func scavengeCycleEnded() {
         guard let state = ScavengerState.of(heap) else { return }
         for n in 0..<heap.pointee.nodeCount {

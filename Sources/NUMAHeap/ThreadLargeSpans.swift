@@ -21,8 +21,10 @@ import Synchronization
 ///   the page heap and its span-map entries keep naming it. The free sets
 ///   `dead` with a compare-exchange from `inUse`, so of two racing frees of
 ///   one block exactly one wins and the other is reported.
-/// - Only the owning thread reads or writes the list (it lives in the cache
-///   record's scratch area, after ``ThreadSpanStash``); it holds spans of the
+/// - Only the holder of the cache's ``ThreadHeldMemory`` claim reads or
+///   writes the list — its owner, or the background scavenger taking an idle
+///   thread's spans back (it lives in the cache record's scratch area, after
+///   ``ThreadSpanStash``); it holds spans of the
 ///   nodes in the cache's ``ThreadCache/objectNodes``, and a reuse takes a span
 ///   of the node the allocation chose, so placement is what it would be.
 /// - At most ``capacity`` spans of at most ``maxSpanPages`` pages and
@@ -83,6 +85,8 @@ extension HeapCore {
     /// false when the caller must return it to the page heap. The span is
     /// already `dead`.
     func keepLargeSpan(_ span: SpanRef, cache: UnsafeMutablePointer<ThreadCache>) -> Bool {
+        ThreadHeldMemory.acquire(cache)
+        defer { ThreadHeldMemory.release(cache) }
         let list = ThreadLargeSpans.of(cache)
         let pages = span.pointee.pageCount
         let bytes = pages * state.pointee.pageSize
@@ -105,6 +109,8 @@ extension HeapCore {
     /// A cached span of `node` with `pages` to `pages + pages / 8` pages, now
     /// `inUse` again; nil when there is none.
     func reuseLargeSpan(pages: Int, node: Int32, cache: UnsafeMutablePointer<ThreadCache>) -> SpanRef? {
+        ThreadHeldMemory.acquire(cache)
+        defer { ThreadHeldMemory.release(cache) }
         let list = ThreadLargeSpans.of(cache)
         var best = -1, bestPages = Int.max
         for i in 0..<list.pointee.count {
@@ -121,7 +127,8 @@ extension HeapCore {
         return span
     }
 
-    /// Returns every cached large span of `cache` to the page heap.
+    /// Returns every cached large span of `cache` to the page heap. The
+    /// caller holds the cache's ``ThreadHeldMemory`` claim.
     func returnLargeSpans(_ cache: UnsafeMutablePointer<ThreadCache>) {
         let list = ThreadLargeSpans.of(cache)
         while list.pointee.count > 0 {

@@ -30,9 +30,9 @@ extension HeapCore {
                   home != cache.pointee.node else { return }
             moveCache(cache, to: home)
         } else {
-            let stash = ThreadSpanStash.of(cache)
-            let turn = stash.pointee.interleaveTurn
-            stash.pointee.interleaveTurn = turn &+ 1
+            let turnSlot = ThreadHeldMemory.interleaveTurn(cache)
+            let turn = turnSlot.pointee
+            turnSlot.pointee = turn &+ 1
             let placement = state.pointee.placement
             cache.pointee.node = Int32(placement.memoryNodes[Int(turn % UInt(placement.memoryNodeCount))])
         }
@@ -46,10 +46,10 @@ extension HeapCore {
     @inline(never)
     func moveCache(_ cache: UnsafeMutablePointer<ThreadCache>, to node: Int32) {
         returnAllObjects(cache)
-        returnLargeSpans(cache)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
-        let stashNode = Int(ThreadSpanStash.of(cache).pointee.node)
-        NodeSpanSource(state: state, node: stashNode).drainThreadStash(cache)
+        ThreadHeldMemory.acquire(cache)
+        returnHeldMemory(cache)
+        ThreadHeldMemory.release(cache)
         cache.pointee.node = node
         cache.pointee.objectNodes = ThreadObjectCache.objectNodes(state, node: node)
         state.pointee.nodes[Int(node)].noteCacheMovedIn()

@@ -9,8 +9,9 @@ import SpanCore
 /// can make a small span (fewer than 16 pages) without taking its node's lock
 /// (Go's `mheap.allocSpan` fast path).
 ///
-/// It lives in the cache record's ``ThreadCache/heapScratch``: only the owning
-/// thread touches it, so it needs no lock. It is refilled under the node lock
+/// It lives in the cache record's ``ThreadCache/heapScratch``: its owner
+/// touches it under its ``ThreadHeldMemory`` claim, and so does the background
+/// scavenger when it takes an idle thread's held memory back. It is refilled under the node lock
 /// (`allocToCache`, a batch of records), and emptied under it when the thread
 /// exits. Pages in a page cache count as allocated for the page allocator and
 /// as in use for nobody: ``HeapStatistics`` shows them in neither column.
@@ -22,8 +23,6 @@ struct ThreadSpanStash {
     /// Stashed dead span records per record bucket (1, 4 and 16 bitmap words).
     var counts: (Int, Int, Int)
     var records: (RecordRow, RecordRow, RecordRow)
-    /// The thread's next turn in `.interleave` placement (``HeapCore/chooseNode(_:)``).
-    var interleaveTurn: UInt
     /// Small spans this thread freed (dead, `pageInUse` clear) whose pages and
     /// records have not gone back to node `freedNode`'s heap yet: returned
     /// ``freedCapacity`` at a time under one lock acquisition, or reused whole by
@@ -58,6 +57,8 @@ extension NodeSpanSource {
     /// request; the caller then takes the locked path.
     func allocateFromThreadStash(_ cache: UnsafeMutablePointer<ThreadCache>, pages: Int,
                                  spanClass: SpanClass, elemSize: Int) -> SpanRef? {
+        ThreadHeldMemory.acquire(cache)
+        defer { ThreadHeldMemory.release(cache) }
         let stash = ThreadSpanStash.of(cache)
         let pageSize = state.pointee.pageSize
         // A span this thread freed, of the same size: its pages and record
@@ -133,7 +134,8 @@ extension NodeSpanSource {
     }
 
     /// Returns a thread's stashed pages and records to this node, and the spans
-    /// it freed to theirs (thread exit, node moves). Takes the node lock.
+    /// it freed to theirs (thread exit, node moves, an idle thread trimmed).
+    /// Takes the node lock; the caller holds the cache's ``ThreadHeldMemory`` claim.
     func drainThreadStash(_ cache: UnsafeMutablePointer<ThreadCache>) {
         let stash = ThreadSpanStash.of(cache)
         NodeSpanSource.returnFreedSpans(stash, state: state)

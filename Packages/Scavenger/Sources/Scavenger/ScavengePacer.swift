@@ -43,6 +43,20 @@
 // free that finds the bucket full — ~1 GiB of 4 KiB pages
 // (ScavengeWorker.Configuration says why 90).
 //
+// 3. Shrink credit. When the heap's in-use bytes fall — a program freeing what
+//    it had allocated — the worker is granted k CPU ns per byte they fell
+//    (`grant(shrinkBytes:)`, k = the cost of releasing a byte of 4 KiB pages,
+//    ~150 ms per GiB here), up to `shrinkCapNanoseconds` above the bucket's
+//    cap, so memory a program gives back returns to the system within a
+//    second or two rather than at 1%. The surplus above C is dropped when the
+//    worker goes idle. The bound becomes
+//
+//        C + f × W + s + k × (in-use bytes freed within W)
+//
+//    — under steady churn (a level in-use figure) exactly the bound above; a
+//    burst after the heap shrinks by S costs at most k × S more: about what the
+//    program's own page faults cost when it takes that memory again.
+//
 // Steps taken above the memory limit are not paced (Go does the same); they
 // spend the credit but leave no debt (`chargeUnpaced`), and are outside the
 // bound. Burst steps are not folded into the EWMA (they sleep by design not at
@@ -61,6 +75,11 @@ public struct ScavengePacer: Sendable, Equatable {
     /// The most CPU time the worker may save up for a burst, in ns (C in the
     /// file comment); 0 turns bursts off (Go's pacing, with debt repaid).
     public let creditCapNanoseconds: Int
+    /// CPU ns granted per byte the heap's in-use figure fell (k in the file
+    /// comment); 0 turns shrink credit off.
+    public let shrinkNanosecondsPerByte: Double
+    /// The most shrink credit held above ``creditCapNanoseconds``, in ns.
+    public let shrinkCapNanoseconds: Int
     /// Exponentially weighted moving average of the fraction achieved; starts
     /// at the target (no overhead assumed).
     public private(set) var averageFraction: Double
@@ -71,10 +90,13 @@ public struct ScavengePacer: Sendable, Equatable {
     public private(set) var creditTime: Int?
 
     public init(targetFraction: Double = 0.01, maxWorkNanoseconds: Int = 10_000_000,
-                creditCapNanoseconds: Int = 90_000_000) {
+                creditCapNanoseconds: Int = 90_000_000,
+                shrinkNanosecondsPerByte: Double = 0, shrinkCapNanoseconds: Int = 0) {
         self.targetFraction = min(max(targetFraction, 1e-6), 1)
         self.maxWorkNanoseconds = maxWorkNanoseconds
         self.creditCapNanoseconds = max(creditCapNanoseconds, 0)
+        self.shrinkNanosecondsPerByte = max(shrinkNanosecondsPerByte, 0)
+        self.shrinkCapNanoseconds = max(shrinkCapNanoseconds, 0)
         averageFraction = self.targetFraction
         creditNanoseconds = Double(self.creditCapNanoseconds)
     }
@@ -96,8 +118,9 @@ public struct ScavengePacer: Sendable, Equatable {
     /// call, capped) and charges `work` ns of CPU used since the last call.
     public mutating func charge(work: Int, now: Int) {
         if let last = creditTime, now > last {
+            // Accrual stops at the cap; shrink credit above it is kept.
             let accrued = Double(now - last) * targetFraction
-            creditNanoseconds = min(creditNanoseconds + accrued, Double(creditCapNanoseconds))
+            creditNanoseconds = max(creditNanoseconds, min(creditNanoseconds + accrued, Double(creditCapNanoseconds)))
         }
         if creditTime == nil || now > creditTime! { creditTime = now }
         creditNanoseconds -= Double(max(work, 0))
@@ -110,6 +133,19 @@ public struct ScavengePacer: Sendable, Equatable {
         charge(work: work, now: now)
         if creditNanoseconds > 0 { return 0 }
         return max(sleepNanoseconds(afterWork: work), repayNanoseconds)
+    }
+
+    /// The heap's in-use bytes fell by `shrinkBytes` since the worker last
+    /// looked: k × that much CPU, up to ``shrinkCapNanoseconds`` above the cap.
+    public mutating func grant(shrinkBytes: Int) {
+        guard shrinkBytes > 0, shrinkNanosecondsPerByte > 0 else { return }
+        let ceiling = Double(creditCapNanoseconds) + Double(shrinkCapNanoseconds)
+        creditNanoseconds = max(creditNanoseconds, min(creditNanoseconds + Double(shrinkBytes) * shrinkNanosecondsPerByte, ceiling))
+    }
+
+    /// The worker went idle: shrink credit it did not spend is dropped.
+    public mutating func dropShrinkSurplus() {
+        creditNanoseconds = min(creditNanoseconds, Double(creditCapNanoseconds))
     }
 
     /// A step above the memory limit (not paced): it spends the credit but

@@ -28,6 +28,11 @@ public protocol ScavengeTarget: Sendable {
     /// the memory limit's excess, whichever is more), and its
     /// ``scavenge(bytes:)`` releases where the excess is.
     func bytesToRelease(toward goal: ScavengeGoal, figures: ScavengeFigures) -> Int
+    /// Called about once per ``ScavengeWorker/Configuration/trimIntervalNanoseconds``:
+    /// the heap takes back free memory that idle threads hold for their own
+    /// reuse, so that the worker can release it. Takes and drops the heap's
+    /// locks itself; must not wait for another thread. Default: nothing.
+    func trimIdle()
 }
 
 extension ScavengeTarget {
@@ -36,4 +41,5 @@ extension ScavengeTarget {
     public func bytesToRelease(toward goal: ScavengeGoal, figures: ScavengeFigures) -> Int {
         goal.bytesToRelease(figures)
     }
+    public func trimIdle() {}
 }

@@ -45,6 +45,7 @@ struct _WorkerState {
     let goal: ScavengeGoal
     let quantumBytes: Int
     let idlePollNanoseconds: Int
+    let trimIntervalNanoseconds: Int
     // Counters: written by the worker under `mutex`, read by statistics.
     var cpuNanoseconds = 0
     var sleptNanoseconds = 0
@@ -89,15 +90,30 @@ public struct ScavengeWorker: @unchecked Sendable {
         /// How often an idle worker re-reads the figures (the heap has no GC
         /// cycle to wake it when frees lower the goal).
         public var idlePollNanoseconds: Int
+        /// How often the worker asks its target to take back what idle
+        /// threads hold (``ScavengeTarget/trimIdle()``), at the first look at
+        /// the figures after each interval; its CPU is paced like a release's.
+        public var trimIntervalNanoseconds: Int
+        /// CPU granted per MiB the heap's in-use bytes fell (``ScavengePacer``'s
+        /// shrink credit, k), and the most such credit held at once. The
+        /// default, 150 µs per MiB, is what releasing a MiB of 4 KiB pages
+        /// costs at most here (80–145 ms per GiB); 0 turns it off.
+        public var shrinkCreditNanosecondsPerMiB: Int
+        public var shrinkCreditCapNanoseconds: Int
 
         public init(goal: ScavengeGoal = ScavengeGoal(), targetFraction: Double = 0.01,
                     burstCreditNanoseconds: Int = 90_000_000,
-                    quantumBytes: Int = 2 << 20, idlePollNanoseconds: Int = 50_000_000) {
+                    quantumBytes: Int = 2 << 20, idlePollNanoseconds: Int = 50_000_000,
+                    trimIntervalNanoseconds: Int = 1_000_000_000,
+                    shrinkCreditNanosecondsPerMiB: Int = 150_000, shrinkCreditCapNanoseconds: Int = 1_000_000_000) {
+            self.shrinkCreditNanosecondsPerMiB = max(shrinkCreditNanosecondsPerMiB, 0)
+            self.shrinkCreditCapNanoseconds = max(shrinkCreditCapNanoseconds, 0)
             self.goal = goal
             self.targetFraction = targetFraction
             self.burstCreditNanoseconds = max(burstCreditNanoseconds, 0)
             self.quantumBytes = max(quantumBytes, 1)
             self.idlePollNanoseconds = max(idlePollNanoseconds, 1_000_000)
+            self.trimIntervalNanoseconds = max(trimIntervalNanoseconds, 1_000_000)
         }
     }
 
@@ -151,9 +167,12 @@ public struct ScavengeWorker: @unchecked Sendable {
         let state = (base + 128).bindMemory(to: _WorkerState.self, capacity: 1)
         state.initialize(to: _WorkerState(
             pacer: ScavengePacer(targetFraction: configuration.targetFraction,
-                                 creditCapNanoseconds: configuration.burstCreditNanoseconds),
+                                 creditCapNanoseconds: configuration.burstCreditNanoseconds,
+                                 shrinkNanosecondsPerByte: Double(configuration.shrinkCreditNanosecondsPerMiB) / Double(1 << 20),
+                                 shrinkCapNanoseconds: configuration.shrinkCreditCapNanoseconds),
             goal: configuration.goal, quantumBytes: configuration.quantumBytes,
-            idlePollNanoseconds: configuration.idlePollNanoseconds, target: target))
+            idlePollNanoseconds: configuration.idlePollNanoseconds,
+            trimIntervalNanoseconds: configuration.trimIntervalNanoseconds, target: target))
         return ScavengeWorker(mutex: mutex, cond: cond, state: state)
     }
 
@@ -292,14 +311,23 @@ public struct ScavengeWorker: @unchecked Sendable {
         let goal = state.pointee.goal
         let quantum = state.pointee.quantumBytes
         let poll = state.pointee.idlePollNanoseconds
+        let trimInterval = state.pointee.trimIntervalNanoseconds
+        var lastTrim = ThreadClock.monotonicNanoseconds
         let threadStart = ThreadClock.cpuNanoseconds
         var last = threadStart
         var idle = true   // mirrors state.idle, which only this thread writes while it runs
+        var lastInUse = Int.max  // the heap's in-use bytes at the last look (shrink credit)
         pthread_mutex_lock(mutex)
         let cpuBase = state.pointee.cpuNanoseconds
         while !state.pointee.stopping {
             pthread_mutex_unlock(mutex)
+            if ThreadClock.monotonicNanoseconds - lastTrim >= trimInterval {
+                target.trimIdle()   // part of this activity: its CPU is charged below
+                lastTrim = ThreadClock.monotonicNanoseconds
+            }
             let figures = target.figures
+            let shrink = lastInUse == .max ? 0 : lastInUse - figures.inUseBytes
+            lastInUse = figures.inUseBytes
             let want = target.bytesToRelease(toward: goal, figures: figures)
             let released = want > 0 ? target.scavenge(bytes: min(want, quantum)) : 0
             if released == 0 && !idle {
@@ -311,6 +339,7 @@ public struct ScavengeWorker: @unchecked Sendable {
             let work = now - last
             last = now
             pthread_mutex_lock(mutex)
+            state.pointee.pacer.grant(shrinkBytes: shrink)
             state.pointee.cpuNanoseconds = cpuBase + (now - threadStart)
             state.pointee.longestActivity = max(state.pointee.longestActivity, work)
             if released > 0 {
@@ -337,6 +366,7 @@ public struct ScavengeWorker: @unchecked Sendable {
             } else {
                 state.pointee.idle = true
                 state.pointee.pacer.charge(work: work, now: wall)
+                state.pointee.pacer.dropShrinkSurplus()
                 let repay = state.pointee.pacer.repayNanoseconds
                 if repay > 0 { state.pointee.sleptNanoseconds += sleepLocked(repay, untilWoken: false) }
                 if !state.pointee.wake { _ = sleepLocked(poll, untilWoken: true) }

@@ -1,0 +1,54 @@
+// The pacer's shrink credit: CPU granted in proportion to the bytes the heap's
+// in-use figure fell, above the burst cap and up to its own cap, dropped when
+// the worker goes idle; accrual never adds to a surplus.
+import Scavenger
+import Testing
+
+@Suite struct ShrinkCreditTests {
+    let mib = Double(1 << 20)
+
+    @Test func aShrinkGrantsCreditAboveTheBurstCap() {
+        var p = ScavengePacer(targetFraction: 0.01, creditCapNanoseconds: 90_000_000,
+                              shrinkNanosecondsPerByte: 150_000 / mib, shrinkCapNanoseconds: 1_000_000_000)
+        #expect(p.creditNanoseconds == 90_000_000)          // starts full
+        p.grant(shrinkBytes: 1 << 30)                        // 1 GiB freed: 1024 × 150 µs more
+        #expect(abs(p.creditNanoseconds - 243_600_000) < 1)
+        // A step of 100 ms leaves credit: no sleep (the burst goes on).
+        #expect(p.pause(afterWork: 100_000_000, now: 1_000) == 0)
+        // Accrual does not add to a surplus above the cap.
+        p.charge(work: 0, now: 10_000_000_000)
+        #expect(abs(p.creditNanoseconds - 143_600_000) < 1)
+        // Idle: the surplus goes.
+        p.dropShrinkSurplus()
+        #expect(p.creditNanoseconds == 90_000_000)
+    }
+
+    @Test func grantsStopAtTheirCapAndNothingIsGrantedWithoutAShrink() {
+        var p = ScavengePacer(targetFraction: 0.01, creditCapNanoseconds: 90_000_000,
+                              shrinkNanosecondsPerByte: 150_000 / mib, shrinkCapNanoseconds: 200_000_000)
+        p.grant(shrinkBytes: 64 << 30)                       // 9.6 s worth, capped at 200 ms above C
+        #expect(p.creditNanoseconds == 290_000_000)
+        p.grant(shrinkBytes: 0)
+        p.grant(shrinkBytes: -5)
+        #expect(p.creditNanoseconds == 290_000_000)
+        // Off by default: Go's pacing with the burst bucket, as before.
+        var off = ScavengePacer(targetFraction: 0.01, creditCapNanoseconds: 90_000_000)
+        off.grant(shrinkBytes: 1 << 30)
+        #expect(off.creditNanoseconds == 90_000_000)
+    }
+
+    /// Steady churn (in-use level): the bound is the bucket's, C + f·W (+ one step).
+    @Test func withoutShrinksTheWindowBoundIsTheBucketsOwn() {
+        var p = ScavengePacer(targetFraction: 0.01, creditCapNanoseconds: 90_000_000,
+                              shrinkNanosecondsPerByte: 150_000 / mib, shrinkCapNanoseconds: 1_000_000_000)
+        // 1 ms steps back to back for 10 s of simulated time, sleeping as told.
+        var now = 0, used = 0
+        while now < 10_000_000_000 {
+            let work = 1_000_000
+            used += work
+            now += work
+            now += p.pause(afterWork: work, now: now)
+        }
+        #expect(used <= 90_000_000 + 100_000_000 + 1_000_000, "\(used) ns of CPU in 10 s")
+    }
+}

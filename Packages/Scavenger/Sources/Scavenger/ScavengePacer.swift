@@ -43,19 +43,22 @@
 // free that finds the bucket full — ~1 GiB of 4 KiB pages
 // (ScavengeWorker.Configuration says why 90).
 //
-// 3. Shrink credit. When the heap's in-use bytes fall — a program freeing what
-//    it had allocated — the worker is granted k CPU ns per byte they fell
+// 3. Shrink credit. When the heap's in-use bytes fall below their lowest figure
+//    of the last 0.1–0.2 s (ShrinkWindow) — a program freeing what it had
+//    held for a while — the worker is granted k CPU ns per byte they fell
 //    (`grant(shrinkBytes:)`, k = the cost of releasing a byte of 4 KiB pages,
-//    ~150 ms per GiB here), up to `shrinkCapNanoseconds` above the bucket's
+//    ~250 ms per GiB by default), up to `shrinkCapNanoseconds` above the bucket's
 //    cap, so memory a program gives back returns to the system within a
 //    second or two rather than at 1%. The surplus above C is dropped when the
 //    worker goes idle. The bound becomes
 //
 //        C + f × W + s + k × (in-use bytes freed within W)
 //
-//    — under steady churn (a level in-use figure) exactly the bound above; a
-//    burst after the heap shrinks by S costs at most k × S more: about what the
-//    program's own page faults cost when it takes that memory again.
+//    — under steady churn (an in-use figure that returns to its trough at
+//    least every 0.1 s, however much it allocates and frees in between)
+//    exactly the bound above; a burst after the heap shrinks by S costs at
+//    most k × S more: about what the program's own page faults cost when it
+//    takes that memory again.
 //
 // Steps taken above the memory limit are not paced (Go does the same); they
 // spend the credit but leave no debt (`chargeUnpaced`), and are outside the

@@ -96,8 +96,9 @@ public struct ScavengeWorker: @unchecked Sendable {
         public var trimIntervalNanoseconds: Int
         /// CPU granted per MiB the heap's in-use bytes fell (``ScavengePacer``'s
         /// shrink credit, k), and the most such credit held at once. The
-        /// default, 150 µs per MiB, is what releasing a MiB of 4 KiB pages
-        /// costs at most here (80–145 ms per GiB); 0 turns it off.
+        /// default, 250 µs per MiB, covers what releasing a MiB of 4 KiB pages
+        /// costs here (80–145 ms per GiB in order, up to ~180 ms when the
+        /// pages were faulted scattered by several threads); 0 turns it off.
         public var shrinkCreditNanosecondsPerMiB: Int
         public var shrinkCreditCapNanoseconds: Int
 
@@ -105,7 +106,7 @@ public struct ScavengeWorker: @unchecked Sendable {
                     burstCreditNanoseconds: Int = 90_000_000,
                     quantumBytes: Int = 2 << 20, idlePollNanoseconds: Int = 50_000_000,
                     trimIntervalNanoseconds: Int = 1_000_000_000,
-                    shrinkCreditNanosecondsPerMiB: Int = 150_000, shrinkCreditCapNanoseconds: Int = 1_000_000_000) {
+                    shrinkCreditNanosecondsPerMiB: Int = 250_000, shrinkCreditCapNanoseconds: Int = 1_000_000_000) {
             self.shrinkCreditNanosecondsPerMiB = max(shrinkCreditNanosecondsPerMiB, 0)
             self.shrinkCreditCapNanoseconds = max(shrinkCreditCapNanoseconds, 0)
             self.goal = goal
@@ -316,7 +317,7 @@ public struct ScavengeWorker: @unchecked Sendable {
         let threadStart = ThreadClock.cpuNanoseconds
         var last = threadStart
         var idle = true   // mirrors state.idle, which only this thread writes while it runs
-        var lastInUse = Int.max  // the heap's in-use bytes at the last look (shrink credit)
+        var shrinkWindow = ShrinkWindow()  // which falls of the in-use figure earn shrink credit
         pthread_mutex_lock(mutex)
         let cpuBase = state.pointee.cpuNanoseconds
         while !state.pointee.stopping {
@@ -326,8 +327,7 @@ public struct ScavengeWorker: @unchecked Sendable {
                 lastTrim = ThreadClock.monotonicNanoseconds
             }
             let figures = target.figures
-            let shrink = lastInUse == .max ? 0 : lastInUse - figures.inUseBytes
-            lastInUse = figures.inUseBytes
+            let shrink = shrinkWindow.observe(inUse: figures.inUseBytes, now: ThreadClock.monotonicNanoseconds)
             let want = target.bytesToRelease(toward: goal, figures: figures)
             let released = want > 0 ? target.scavenge(bytes: min(want, quantum)) : 0
             if released == 0 && !idle {

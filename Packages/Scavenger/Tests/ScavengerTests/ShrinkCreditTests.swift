@@ -52,3 +52,53 @@ import Testing
         #expect(used <= 90_000_000 + 100_000_000 + 1_000_000, "\(used) ns of CPU in 10 s")
     }
 }
+
+/// Which falls of the in-use figure count: below the lowest of the last
+/// 0.1–0.2 s only.
+@Suite struct ShrinkWindowTests {
+    let ms = 1_000_000
+
+    @Test func memoryHeldForAWhileThenFreedCounts() {
+        var w = ShrinkWindow()
+        #expect(w.observe(inUse: 0, now: 0) == 0)
+        // Grows to 1 GiB over 400 ms, looked at every 50 ms…
+        for i in 1...8 { _ = w.observe(inUse: i << 27, now: i * 50 * ms) }
+        // …held for 600 ms…
+        for i in 9...20 { #expect(w.observe(inUse: 1 << 30, now: i * 50 * ms) == 0) }
+        // …then freed: the whole gigabyte counts, once.
+        #expect(w.observe(inUse: 0, now: 1_050 * ms) == 1 << 30)
+        #expect(w.observe(inUse: 0, now: 1_100 * ms) == 0)
+    }
+
+    @Test func churnThatReturnsToItsTroughEarnsNothing() {
+        var w = ShrinkWindow()
+        // 16 MiB allocated and freed every 28 ms, looked at every 7 ms: the
+        // trough recurs within every bucket.
+        var granted = 0
+        for t in 0..<2_000 {
+            let phase = (t * 7) % 28
+            granted += w.observe(inUse: phase < 7 ? 16 << 20 : 0, now: t * 7 * ms)
+        }
+        #expect(granted == 0)
+    }
+
+    @Test func aFallAfterALongGapCountsFromTheLastFigure() {
+        var w = ShrinkWindow()
+        _ = w.observe(inUse: 64 << 20, now: 0)
+        // No look for 2 s (an idle worker polls; a test may not): the last
+        // figure is the window's.
+        #expect(w.observe(inUse: 0, now: 2_000 * ms) == 64 << 20)
+    }
+}
+
+extension ShrinkWindowTests {
+    /// A fall right after a fast growth counts from the figure of 0.1–0.2 s
+    /// before: most of the memory, not the part grown within the window.
+    @Test func aFreeRightAfterTheGrowthCountsWhatStoodBeforeTheWindow() {
+        var w = ShrinkWindow()
+        _ = w.observe(inUse: 0, now: 0)
+        for i in 1...10 { _ = w.observe(inUse: i * (100 << 20), now: i * 50 * ms) }  // 1000 MiB after 500 ms
+        let granted = w.observe(inUse: 0, now: 520 * ms)
+        #expect(granted >= 700 << 20 && granted <= 1000 << 20, "\(granted >> 20) MiB")
+    }
+}

@@ -255,12 +255,14 @@ do {
     // The kernel's word: node b's freed pages are gone, node a's are resident on node a.
     var goneB = 0, pagesB = 0, residentA = 0, pagesA = 0
     for p in releasedBlocks {
-        if case .success(let r) = heap.verifyPlacement(p, byteCount: blockBytes) { goneB += r.notPresent; pagesB += r.notPresent + r.presentPages }
+        // Released pages are not present (ENOENT) or, for some kernels, not
+        // mapped at all (EFAULT: counted as unknown).
+        if case .success(let r) = heap.verifyPlacement(p, byteCount: blockBytes) { goneB += r.notPresent + r.unknown; pagesB += r.pages }
     }
     for p in keptFree {
         if case .success(let r) = heap.verifyPlacement(p, byteCount: blockBytes) {
             residentA += a < r.pagesOnNode.count ? r.pagesOnNode[a] : 0
-            pagesA += r.notPresent + r.presentPages
+            pagesA += r.pages
         }
     }
     print("per-node scavenging: node \(b): \(goneB) of \(pagesB) freed pages released to the kernel; node \(a): \(residentA) of \(pagesA) freed pages still resident there")

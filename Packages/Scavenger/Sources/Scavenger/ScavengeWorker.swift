@@ -153,18 +153,25 @@ public struct ScavengeWorker: @unchecked Sendable {
 
     static var mappingBytes: Int { max(SystemMemory.physicalPageSize, 4096) }
 
-    /// Maps a worker for `target`; its thread starts at ``start()``. Nil when
-    /// memory cannot be mapped.
-    public static func create(target: some ScavengeTarget, configuration: Configuration) -> ScavengeWorker? {
-        guard case .success(let base) = SystemMemory.mapAnonymous(bytes: mappingBytes) else { return nil }
-        let mutex = base.bindMemory(to: pthread_mutex_t.self, capacity: 1)
-        let cond = (base + 64).bindMemory(to: pthread_cond_t.self, capacity: 1)
+    /// A normal mutex and a condition variable on the monotonic clock (the
+    /// waits' deadlines), at creation and again in a forked child.
+    static func initializeSynchronisation(_ mutex: UnsafeMutablePointer<pthread_mutex_t>,
+                                          _ cond: UnsafeMutablePointer<pthread_cond_t>) {
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
         pthread_cond_init(cond, &attr)
         pthread_condattr_destroy(&attr)
+    }
+
+    /// Maps a worker for `target`; its thread starts at ``start()``. Nil when
+    /// memory cannot be mapped.
+    public static func create(target: some ScavengeTarget, configuration: Configuration) -> ScavengeWorker? {
+        guard case .success(let base) = SystemMemory.mapAnonymous(bytes: mappingBytes) else { return nil }
+        let mutex = base.bindMemory(to: pthread_mutex_t.self, capacity: 1)
+        let cond = (base + 64).bindMemory(to: pthread_cond_t.self, capacity: 1)
+        ScavengeWorker.initializeSynchronisation(mutex, cond)
         let state = (base + 128).bindMemory(to: _WorkerState.self, capacity: 1)
         state.initialize(to: _WorkerState(
             pacer: ScavengePacer(targetFraction: configuration.targetFraction,
@@ -249,12 +256,7 @@ public struct ScavengeWorker: @unchecked Sendable {
     /// never waited on by one), forgets the thread and lets the next
     /// ``startLazily()`` — the child's next growth — start a worker of its own.
     public func childAfterFork() {
-        pthread_mutex_init(mutex, nil)
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(cond, &attr)
-        pthread_condattr_destroy(&attr)
+        ScavengeWorker.initializeSynchronisation(mutex, cond)
         // A worker that ran in the parent starts again lazily; one the parent
         // stopped for good (stop()) stays stopped; one never started, too.
         if state.pointee.running && !state.pointee.stopping { state.pointee.startedOnce = false }

@@ -16,6 +16,8 @@
 #include "CPlatform.h"  // numaheap_tls_get: the thread-local slots (Platform)
 
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -44,6 +46,8 @@ void numaheap_fork_parent(void);
 void numaheap_fork_child(void);
 void numaheap_exit_report(void);
 void numaheap_initialize(void);
+size_t numaheap_trim(void);
+void numaheap_figures(numaheap_malloc_figures *figures);
 
 void numaheap_malloc_set_errno(int value) { errno = value; }
 
@@ -273,6 +277,82 @@ EXPORT void *pvalloc(size_t size) {
 EXPORT size_t malloc_usable_size(void *pointer) {
     if (pointer == NULL) return 0;
     return numaheap_usable_size(pointer);
+}
+
+// MARK: The rest of glibc's malloc family
+
+// malloc_trim(3): every free page goes back to the system now — the calling
+// thread's cached blocks and spans, what other threads hold for reuse (those
+// not in use at that moment), the central lists' kept spans — whatever `pad`
+// says (NUMAHeap keeps no top chunk to pad). 1 when memory was released.
+EXPORT int malloc_trim(size_t pad) {
+    (void)pad;
+    if (inside() || ready_state() == NULL) return 0;
+    return GUARDED(numaheap_trim()) > 0 ? 1 : 0;
+}
+
+// malloc_stats(3): the NUMAHEAP_STATS report, on stderr, now.
+EXPORT void malloc_stats(void) {
+    if (inside() || ready_state() == NULL) return;
+    numaheap_malloc_depth = 1;
+    numaheap_exit_report();
+    numaheap_malloc_depth = 0;
+}
+
+static numaheap_malloc_figures current_figures(void) {
+    numaheap_malloc_figures f = {0};
+    if (!inside() && ready_state() != NULL) {
+        numaheap_malloc_depth = 1;
+        numaheap_figures(&f);
+        numaheap_malloc_depth = 0;
+    }
+    return f;
+}
+
+// mallinfo2(3) from the heap's figures (Docs/Malloc.md has the table): arena is
+// the memory committed for pages, uordblks what spans in use hold, fordblks
+// and keepcost the free pages still backed (what malloc_trim would return),
+// ordblks the live blocks; the fields for glibc's fastbins and mmap'd chunks
+// are 0 (every block lives in the arenas).
+EXPORT struct mallinfo2 mallinfo2(void) {
+    numaheap_malloc_figures f = current_figures();
+    size_t free_backed = f.committed_bytes - f.in_use_bytes - f.released_bytes;
+    if (f.in_use_bytes + f.released_bytes > f.committed_bytes) free_backed = 0;  // figures read node by node
+    return (struct mallinfo2){
+        .arena = f.committed_bytes, .ordblks = f.live_blocks, .smblks = 0, .hblks = 0, .hblkhd = 0,
+        .usmblks = 0, .fsmblks = 0, .uordblks = f.in_use_bytes, .fordblks = free_backed, .keepcost = free_backed,
+    };
+}
+
+static int saturated(size_t n) { return n > (size_t)INT_MAX ? INT_MAX : (int)n; }
+
+// mallinfo(3): mallinfo2's figures in int fields, saturating at INT_MAX
+// (glibc's wrap around past 2 GiB).
+EXPORT struct mallinfo mallinfo(void) {
+    struct mallinfo2 m = mallinfo2();
+    return (struct mallinfo){
+        .arena = saturated(m.arena), .ordblks = saturated(m.ordblks), .smblks = saturated(m.smblks),
+        .hblks = saturated(m.hblks), .hblkhd = saturated(m.hblkhd), .usmblks = saturated(m.usmblks),
+        .fsmblks = saturated(m.fsmblks), .uordblks = saturated(m.uordblks), .fordblks = saturated(m.fordblks),
+        .keepcost = saturated(m.keepcost),
+    };
+}
+
+// mallopt(3): glibc's parameters are accepted or refused by glibc's rules
+// (M_MXFAST at most 80 × sizeof(size_t) / 4; M_MMAP_THRESHOLD at most 32 MiB)
+// and otherwise change nothing — NUMAHeap has no fastbins, top chunk, mmap
+// threshold or arena count to set; its own settings are the NUMAHEAP_*
+// variables. An unknown parameter returns 0 (glibc's code returns 1).
+EXPORT int mallopt(int param, int value) {
+    switch (param) {
+    case M_MXFAST: return value >= 0 && (size_t)value <= 80 * sizeof(size_t) / 4;
+    case M_MMAP_THRESHOLD: return value >= 0 && (size_t)value <= (size_t)32 << 20;
+    case M_TRIM_THRESHOLD: case M_TOP_PAD: case M_MMAP_MAX: case M_CHECK_ACTION:
+    case M_PERTURB: case M_ARENA_TEST: case M_ARENA_MAX:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 // MARK: Reporting without allocating

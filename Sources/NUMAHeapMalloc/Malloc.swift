@@ -246,6 +246,24 @@ public func numaheap_fork_parent() { readyHeap()?.parentAfterFork() }
 @_cdecl("numaheap_fork_child")
 public func numaheap_fork_child() { readyHeap()?.childAfterFork() }
 
+// MARK: malloc_trim, mallinfo
+
+/// malloc_trim: ``HeapCore/releaseFreeMemory()``; the bytes released.
+@_cdecl("numaheap_trim")
+public func numaheap_trim() -> Int {
+    readyHeap()?.releaseFreeMemory() ?? 0
+}
+
+/// mallinfo/mallinfo2's figures, read without allocating.
+@_cdecl("numaheap_figures")
+public func numaheap_figures(_ figures: UnsafeMutablePointer<numaheap_malloc_figures>) {
+    guard let core = readyHeap() else { return }
+    let s = core.mallocSummary
+    figures.pointee = numaheap_malloc_figures(
+        committed_bytes: s.committedBytes, in_use_bytes: s.inUseBytes, released_bytes: s.releasedBytes,
+        live_blocks: max(s.mallocs - s.frees, 0), spans: s.spans)
+}
+
 // MARK: Statistics at exit
 
 /// NUMAHEAP_STATS=1: one block of figures on stderr at exit, built without allocating.

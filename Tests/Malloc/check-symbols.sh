@@ -16,7 +16,7 @@ lib=${1:?usage: check-symbols.sh path/to/libNUMAHeapMalloc.so}
 here=$(cd "$(dirname "$0")" && pwd)
 failed=0
 
-expected="aligned_alloc calloc cfree free malloc malloc_usable_size memalign posix_memalign pvalloc realloc reallocarray valloc"
+expected="aligned_alloc calloc cfree free mallinfo mallinfo2 malloc malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign pvalloc realloc reallocarray valloc"
 exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" || $2 == "W" || $2 == "i" { print $3 }' | sort | tr '\n' ' ' | sed 's/ $//')
 if [ "$exported" = "$expected" ]; then
     echo "ok    exported functions: $exported"

@@ -7,8 +7,10 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -340,6 +342,17 @@ static void *scavenged_churn(void *arg) {
     return NULL;
 }
 
+static long resident_pages(void) {
+    char b[128] = {0};
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    long size = 0, resident = 0;
+    if (n <= 0 || sscanf(b, "%ld %ld", &size, &resident) != 2) return -1;
+    return resident;
+}
+
 static int thread_count(void) {
     DIR *d = opendir("/proc/self/task");
     if (d == NULL) return -1;
@@ -378,6 +391,77 @@ static void test_fork_while_scavenging(void) {
     }
     atomic_store(&stop_flag, 1);
     for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+}
+
+// mallinfo2/mallinfo: the figures follow allocations (in-use bytes up by at
+// least what was allocated in large blocks, down again after their free);
+// mallinfo's int fields equal mallinfo2's below INT_MAX and saturate above.
+static void test_mallinfo(void) {
+    struct mallinfo2 m0 = mallinfo2();
+    CHECK(m0.arena > 0 && m0.arena >= m0.uordblks, "mallinfo2: arena %zu, uordblks %zu", m0.arena, m0.uordblks);
+    void *p[8];
+    for (int i = 0; i < 8; i++) { p[i] = malloc(4 << 20); memset(p[i], i, 4 << 20); }
+    struct mallinfo2 m1 = mallinfo2();
+    CHECK(m1.uordblks >= m0.uordblks + (32u << 20), "mallinfo2: uordblks %zu -> %zu after 32 MiB", m0.uordblks, m1.uordblks);
+    CHECK(m1.arena >= m1.uordblks + m1.fordblks, "mallinfo2: arena %zu < uordblks %zu + fordblks %zu", m1.arena, m1.uordblks, m1.fordblks);
+    CHECK(m1.ordblks >= m0.ordblks + 8, "mallinfo2: live blocks %zu -> %zu", m0.ordblks, m1.ordblks);
+    struct mallinfo old = mallinfo();
+    struct mallinfo2 now = mallinfo2();
+    CHECK((size_t)old.uordblks == now.uordblks && (size_t)old.arena == now.arena,
+          "mallinfo %d/%d vs mallinfo2 %zu/%zu", old.arena, old.uordblks, now.arena, now.uordblks);
+    for (int i = 0; i < 8; i++) free(p[i]);
+    struct mallinfo2 m2 = mallinfo2();
+    CHECK(m2.uordblks + (32u << 20) <= m1.uordblks, "mallinfo2: uordblks %zu -> %zu after the free", m1.uordblks, m2.uordblks);
+    // 3 GiB committed, never touched: mallinfo saturates, mallinfo2 does not.
+    void *huge = malloc((size_t)3 << 30);
+    CHECK(huge != NULL, "malloc(3 GiB)");
+    struct mallinfo2 h2 = mallinfo2();
+    struct mallinfo h = mallinfo();
+    CHECK(h2.arena >= (size_t)3 << 30 && h.arena == INT_MAX && h.uordblks == INT_MAX,
+          "3 GiB: mallinfo2.arena %zu, mallinfo.arena %d, uordblks %d", h2.arena, h.arena, h.uordblks);
+    free(huge);
+}
+
+// mallopt: glibc's parameters accepted or refused by glibc's rules; 0 for unknown.
+static void test_mallopt(void) {
+    CHECK(mallopt(M_MXFAST, 64) == 1, "M_MXFAST 64");
+    CHECK(mallopt(M_MXFAST, 1000) == 0, "M_MXFAST 1000 (above 80 * sizeof(size_t) / 4)");
+    CHECK(mallopt(M_MXFAST, -1) == 0, "M_MXFAST -1");
+    CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1, "M_MMAP_THRESHOLD 1 MiB");
+    CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 30) == 0, "M_MMAP_THRESHOLD 1 GiB (above 32 MiB)");
+    CHECK(mallopt(M_TRIM_THRESHOLD, 128 << 10) == 1, "M_TRIM_THRESHOLD");
+    CHECK(mallopt(M_TOP_PAD, 0) == 1 && mallopt(M_MMAP_MAX, 0) == 1, "M_TOP_PAD, M_MMAP_MAX");
+    CHECK(mallopt(M_CHECK_ACTION, 3) == 1 && mallopt(M_PERTURB, 0) == 1, "M_CHECK_ACTION, M_PERTURB");
+    CHECK(mallopt(M_ARENA_TEST, 8) == 1 && mallopt(M_ARENA_MAX, 4) == 1, "M_ARENA_TEST, M_ARENA_MAX");
+    CHECK(mallopt(12345, 1) == 0 && mallopt(-100, 1) == 0, "unknown parameters");
+    void *p = malloc(100);  // still allocates as before
+    CHECK(p != NULL, "malloc after mallopt");
+    free(p);
+}
+
+// malloc_stats writes the NUMAHEAP_STATS report on stderr (a child's, read back).
+static void test_malloc_stats(void) {
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        sink = malloc(1000);
+        malloc_stats();
+        _exit(0);
+    }
+    close(fds[1]);
+    char text[4096] = {0};
+    size_t n = 0;
+    for (ssize_t r; n < sizeof text - 1 && (r = read(fds[0], text + n, sizeof text - 1 - n)) > 0;) n += (size_t)r;
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "malloc_stats child status %#x", status);
+    CHECK(strstr(text, "NUMAHeap statistics (pid ") != NULL && strstr(text, "live blocks") != NULL
+              && strstr(text, "committed") != NULL,
+          "malloc_stats wrote: %s", text);
 }
 
 // A signal handler that calls malloc while the thread it interrupts is
@@ -484,6 +568,21 @@ int main(int argc, char **argv) {
         free(sink);
         return 0;
     }
+    if (!strcmp(mode, "trim")) {
+        // Run with NUMAHEAP_SCAVENGER=disabled (run.sh), so that only
+        // malloc_trim releases: 128 MiB touched and freed comes back at once.
+        enum { BLOCKS = 2048 };
+        static void *blocks[BLOCKS];
+        for (int i = 0; i < BLOCKS; i++) { blocks[i] = malloc(64 << 10); memset(blocks[i], 1, 64 << 10); }
+        for (int i = 0; i < BLOCKS; i++) free(blocks[i]);
+        long before = resident_pages();
+        int first = malloc_trim(0);
+        long after = resident_pages();
+        int second = malloc_trim(0);
+        long released_mib = (before - after) * sysconf(_SC_PAGESIZE) >> 20;
+        printf("malloc_trim: %d then %d; RSS down %ld MiB\n", first, second, released_mib);
+        return first == 1 && second == 0 && released_mib >= 100 ? 0 : 1;
+    }
     test_library_in_use();
     struct { const char *name; void (*run)(void); } tests[] = {
         {"alignment and malloc_usable_size", test_alignment_and_usable_size},
@@ -495,6 +594,9 @@ int main(int argc, char **argv) {
         {"fork while the background scavenger releases (child: grows, scavenger back, thread)", test_fork_while_scavenging},
         {"thread exit", test_thread_exit},
         {"malloc in a signal handler that interrupts malloc/free", test_malloc_in_a_signal_handler},
+        {"mallinfo2 and mallinfo follow allocations; mallinfo saturates", test_mallinfo},
+        {"mallopt accepts and refuses as glibc documents", test_mallopt},
+        {"malloc_stats prints the statistics on stderr", test_malloc_stats},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int before = failures;

@@ -71,6 +71,18 @@ void numaheap_malloc_read_options(numaheap_malloc_options *options);
 /// Prints the options on stderr (NUMAHEAP_VERBOSE).
 void numaheap_malloc_print_options(const numaheap_malloc_options *options);
 
+// MARK: Figures (mallinfo, mallinfo2)
+
+/// The heap's figures, as the Swift side reads them without allocating
+/// (`HeapCore.mallocSummary`); all zero before the heap exists.
+typedef struct numaheap_malloc_figures {
+    size_t committed_bytes;  // arena memory committed for pages
+    size_t in_use_bytes;     // in spans in use
+    size_t released_bytes;   // free pages returned to the system
+    size_t live_blocks;      // mallocs − frees
+    size_t spans;            // spans in use
+} numaheap_malloc_figures;
+
 // MARK: Misuse
 
 /// Writes "<operation>(): invalid pointer 0x…" (glibc's words) and a NUMAHeap

@@ -20,6 +20,26 @@ import Testing
         #expect(text.contains("invalid pointer: not allocated by this heap"))
     }
 
+    @Test func usableSizeOfAForeignPointer() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            _ = heap.usableSize(of: malloc(32)!)
+        }
+        let text = Self.stderrText(r)
+        #expect(text.contains("NUMAHeap: usableSize(0x"))
+        #expect(text.contains("invalid pointer: not allocated by this heap"))
+    }
+
+    @Test func reallocateOfAForeignPointer() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            _ = try heap.reallocate(malloc(32)!, byteCount: 64)
+        }
+        let text = Self.stderrText(r)
+        #expect(text.contains("NUMAHeap: reallocate(0x"))
+        #expect(text.contains("invalid pointer: not allocated by this heap"))
+    }
+
     @Test func doubleFreeOfASmallBlock() async {
         let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
             let heap = try Heap()

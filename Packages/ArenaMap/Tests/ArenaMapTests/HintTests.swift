@@ -46,11 +46,13 @@ import Testing
         // Over-reserved by an arena and trimmed at both ends: exactly the arenas remain.
         #expect(fake.reservations == [a..<a + UInt(3 * arenaBytes)])
         #expect(map.hints == [a + UInt(3 * arenaBytes)])
-        // The added hint is honoured next time when free.
-        if a + UInt(4 * arenaBytes) <= fake.highest {
-            let b = try map.reserveArenas(bytes: arenaBytes, node: 0).get()
-            #expect(b == a + UInt(3 * arenaBytes) || b % UInt(arenaBytes) == 0)
-        }
+        // The added hint is honoured next time when free: the fake places
+        // top-down, so the three arenas end one arena below its top and the
+        // hint's arena is free.
+        try #require(a + UInt(4 * arenaBytes) <= fake.highest, "a = \(a): no room above for the hinted arena")
+        let b = try map.reserveArenas(bytes: arenaBytes, node: 0).get()
+        #expect(b == a + UInt(3 * arenaBytes))
+        #expect(fake.reservations == [a..<a + UInt(3 * arenaBytes), b..<b + UInt(arenaBytes)])
     }
 
     @Test func hintsThatWouldLeaveTheIndexAreDroppedAndOutOfRangeSpaceIsRefused() throws {

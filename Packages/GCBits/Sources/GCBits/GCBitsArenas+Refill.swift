@@ -61,9 +61,7 @@ extension GCBitsArenas {
         }
         if locked.pointee.carveRemaining == 0 {
             _lock.pointee.unlock()
-            #if DEBUG
             locked.pointee.testHookBeforeMap?(_base)
-            #endif
             let mapped = SystemMemory.mapAnonymous(bytes: _GCBitsBatch.mappingBytes)
             _lock.pointee.lock()
             let raw: UnsafeMutableRawPointer

@@ -1,4 +1,3 @@
-#if DEBUG
 @testable import GCBits
 import Synchronization
 import Testing
@@ -69,4 +68,3 @@ private let installAnotherArena: @convention(c) (UnsafeMutableRawPointer) -> Voi
         #expect(whole.popcount(GCBitsArenas.maxElements) == 0)
     }
 }
-#endif

@@ -153,6 +153,32 @@ import Testing
         #expect(sleep == 3_000 * ms)
     }
 
+    /// WorkerTimingTests.pacesItselfToAboutOnePercentOfACPU on a simulated
+    /// clock: 1 ms steps with endless work and no credit, the worker's protocol
+    /// (pause, sleep what it says, record), 1000 steps: about 1% of one CPU,
+    /// never more, and no step begins in debt.
+    @Test func withoutCreditEndlessOneMillisecondStepsUseOnePercent() {
+        var p = ScavengePacer(targetFraction: 0.01, creditCapNanoseconds: 0)
+        var now = 5_000 * ms
+        p.charge(work: 0, now: now)
+        let start = now
+        var debtAtStart = 0
+        var sleeps = [Int]()
+        for _ in 0..<1000 {
+            p.charge(work: 0, now: now)                   // the activity begins: credit brought up to now
+            if p.creditNanoseconds < 0 { debtAtStart += 1 }
+            now += ms                                     // 1 ms of work (as CPU and as wall time)
+            let sleep = p.pause(afterWork: ms, now: now)
+            sleeps.append(sleep)
+            now += sleep
+            p.record(work: ms, slept: sleep)
+        }
+        let fraction = 1000 * Double(ms) / Double(now - start)
+        #expect(fraction > 0.0098 && fraction <= 0.0100 + 1e-9, "fraction \(fraction)")
+        #expect(sleeps.min()! >= 99 * ms && sleeps.max()! <= 101 * ms, "sleeps \(sleeps.min()!)...\(sleeps.max()!) ns")
+        #expect(debtAtStart == 0)
+    }
+
     @Test func stepsAboveTheMemoryLimitSpendTheCreditButLeaveNoDebt() {
         var p = ScavengePacer(targetFraction: 0.01, creditCapNanoseconds: 50 * ms)
         p.charge(work: 0, now: 0)

@@ -30,7 +30,7 @@ import Testing
                     worker.startLazily()
                     if !worker.statistics.isRunning { _exit(3) }
                     let before = heap.locked { heap.retained }
-                    if !waitUntil(seconds: 5, { heap.locked { heap.retained } < before }) { _exit(4) }
+                    if !heap.waitUntil(seconds: 5, { heap.retained < before }) { _exit(4) }
                     worker.stop()
                     _exit(0)
                 }

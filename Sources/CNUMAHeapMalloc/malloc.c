@@ -81,6 +81,49 @@ __thread int numaheap_malloc_depth __attribute__((tls_model("initial-exec")));
 
 static inline int inside(void) { return __builtin_expect(numaheap_malloc_depth != 0, 0); }
 
+// MARK: Idle-cache reclaim (the other half of the guard)
+//
+// The background scavenger may take an idle thread's cached blocks and spans
+// back (HeapCore.trimThreads): it sets this thread's `numaheap_malloc_reclaim`,
+// issues membarrier(PRIVATE_EXPEDITED) — a full barrier on every CPU running
+// one of the process's threads — and then reads `numaheap_malloc_depth`: 1
+// means the thread is inside the heap, and it gives up. Here, after the guard
+// is set, the flag is read: 1 means the scavenger is emptying this thread's
+// cache, so the thread steps out and waits for it. Either the scavenger sees
+// the guard, or this thread sees the flag (an asymmetric Dekker: the barrier
+// is all on the scavenger's side; here only the compiler may not reorder).
+__thread int numaheap_malloc_reclaim __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline)) static void wait_for_reclaim(void) {
+    numaheap_malloc_depth = 0;
+    while (__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_ACQUIRE)) sched_yield();
+    numaheap_malloc_depth = 1;
+    __asm__ volatile("" ::: "memory");
+}
+
+/// Sets the guard, then makes sure the scavenger is not emptying this thread's cache.
+static inline __attribute__((always_inline)) void enter(void) {
+    numaheap_malloc_depth = 1;
+    __asm__ volatile("" ::: "memory");  // the flag is read after the guard is set
+    if (__builtin_expect(__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_RELAXED), 0)) wait_for_reclaim();
+}
+
+static inline __attribute__((always_inline)) void leave(void) {
+    __asm__ volatile("" ::: "memory");
+    numaheap_malloc_depth = 0;
+}
+
+__attribute__((weak)) extern const int numaheap_malloc_private_heap;
+
+int numaheap_malloc_heap_is_private(void) {
+    return &numaheap_malloc_private_heap != NULL && numaheap_malloc_private_heap != 0;
+}
+
+void numaheap_malloc_thread_guards(int **depth, int **reclaim) {
+    *depth = &numaheap_malloc_depth;
+    *reclaim = &numaheap_malloc_reclaim;
+}
+
 // MARK: When the heap may start
 //
 // The preloadable library carries its own Swift runtime, linked in statically
@@ -114,7 +157,7 @@ __attribute__((noinline)) static void *reentrant_allocate(size_t size, size_t al
     return p;
 }
 
-#define GUARDED(call) ({ numaheap_malloc_depth = 1; __typeof__(call) r_ = (call); numaheap_malloc_depth = 0; r_; })
+#define GUARDED(call) ({ enter(); __typeof__(call) r_ = (call); leave(); r_; })
 
 // MARK: Exported functions
 
@@ -134,9 +177,9 @@ __attribute__((noinline)) static void free_full(void *pointer);
 static inline void *malloc_impl(size_t size) {
     void *state = ready_state();
     if (__builtin_expect(state != NULL && !inside(), 1)) {
-        numaheap_malloc_depth = 1;
+        enter();
         void *p = numaheap_core_malloc_fast(state, size, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
-        numaheap_malloc_depth = 0;
+        leave();
         if (__builtin_expect(p != NULL, 1)) return p;
     }
     return malloc_full(size);
@@ -145,9 +188,9 @@ static inline void *malloc_impl(size_t size) {
 static inline void free_impl(void *pointer) {
     void *state = ready_state();
     if (__builtin_expect(state != NULL && !inside(), 1)) {
-        numaheap_malloc_depth = 1;
+        enter();
         bool done = numaheap_core_free_fast(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
-        numaheap_malloc_depth = 0;
+        leave();
         if (__builtin_expect(done, 1)) return;
     }
     free_full(pointer);
@@ -156,10 +199,10 @@ static inline void free_impl(void *pointer) {
 static void *malloc_full(size_t size) {
     if (use_bootstrap()) return reentrant_allocate(size, 16);
     void *state = ready_state();
-    numaheap_malloc_depth = 1;
+    enter();
     void *p = __builtin_expect(state != NULL, 1) ? numaheap_core_malloc(state, size, numaheap_tls_get(NUMAHEAP_TLS_CACHE)) : NULL;
     if (__builtin_expect(p == NULL, 0)) p = numaheap_malloc(size);  // Not ready yet, or errno to set.
-    numaheap_malloc_depth = 0;
+    leave();
     return p;
 }
 
@@ -167,9 +210,9 @@ static void free_full(void *pointer) {
     if (pointer == NULL) return;
     if (use_bootstrap()) { numaheap_free_reentrant(pointer); return; }
     void *state = ready_state();
-    numaheap_malloc_depth = 1;
+    enter();
     if (__builtin_expect(state == NULL || !numaheap_core_free(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE)), 0)) numaheap_free(pointer);
-    numaheap_malloc_depth = 0;
+    leave();
 }
 
 static inline void *realloc_impl(void *pointer, size_t size) {
@@ -294,17 +337,17 @@ EXPORT int malloc_trim(size_t pad) {
 // malloc_stats(3): the NUMAHEAP_STATS report, on stderr, now.
 EXPORT void malloc_stats(void) {
     if (inside() || ready_state() == NULL) return;
-    numaheap_malloc_depth = 1;
+    enter();
     numaheap_exit_report();
-    numaheap_malloc_depth = 0;
+    leave();
 }
 
 static numaheap_malloc_figures current_figures(void) {
     numaheap_malloc_figures f = {0};
     if (!inside() && ready_state() != NULL) {
-        numaheap_malloc_depth = 1;
+        enter();
         numaheap_figures(&f);
-        numaheap_malloc_depth = 0;
+        leave();
     }
     return f;
 }
@@ -631,7 +674,10 @@ void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
 
 static void fork_prepare(void) { numaheap_fork_prepare(); }
 static void fork_parent(void) { numaheap_fork_parent(); }
-static void fork_child(void) { numaheap_fork_child(); }
+static void fork_child(void) {
+    numaheap_malloc_reclaim = 0;  // no trim pass in the child (the parent's may have been emptying another cache)
+    numaheap_fork_child();
+}
 
 // Runs when the library is loaded (preloaded: after any malloc the loader or
 // libc made first, which initialised the heap already; linked: after every

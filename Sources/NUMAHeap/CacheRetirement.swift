@@ -7,11 +7,15 @@ extension HeapState {
     /// Flushes a cache whose thread exited and moves it to the retired pool,
     /// folding its counters into the heap's.
     static func retire(cache: UnsafeMutablePointer<ThreadCache>, of state: UnsafeMutablePointer<HeapState>) {
-        HeapCore(state: state).returnAllObjects(cache)
+        // Under the cache's claim: the trim pass neither empties it meanwhile
+        // nor reads the thread's guard flags once they are gone.
+        ThreadHeldMemory.acquire(cache)
+        HeapCore(state: state).returnAllObjects(cache, holdingClaim: true)
         ThreadCache.flush(cache, directory: HeapDirectory(state: state))
         // Its kept and held spans, page cache and span records go back to their nodes.
-        ThreadHeldMemory.acquire(cache)
         HeapCore(state: state).returnHeldMemory(cache)
+        ThreadHeldMemory.guardFlag(cache).pointee = nil
+        ThreadHeldMemory.reclaimFlag(cache).pointee = nil
         ThreadHeldMemory.release(cache)
         state.pointee.cacheLock.lock()
         let n = state.pointee.sizeClassCount

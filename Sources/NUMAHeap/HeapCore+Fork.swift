@@ -20,6 +20,9 @@ extension HeapCore {
     /// it between steps). For `pthread_atfork`'s `prepare` handler; follow with
     /// ``parentAfterFork()`` or ``childAfterFork()``.
     public func prepareForFork() {
+        // First the calling thread's own claim, so that the trim pass is not
+        // emptying its cache as the process forks (the child goes on with it).
+        if let cache = HeapState.existingCache(state) { ThreadHeldMemory.acquire(cache) }
         HeapRegistry.lock()
         let s = state
         for n in 0..<s.pointee.nodeCount {
@@ -36,6 +39,7 @@ extension HeapCore {
     public func parentAfterFork() {
         ScavengerState.of(state)?.pointee.worker?.parentAfterFork()
         releaseForkLocks()
+        if let cache = HeapState.existingCache(state) { ThreadHeldMemory.release(cache) }
     }
 
     /// Releases what ``prepareForFork()`` took, in the child. The locks are
@@ -47,7 +51,7 @@ extension HeapCore {
     /// state is reset so that the child's next growth starts one of its own.
     public func childAfterFork() {
         ScavengerState.of(state)?.pointee.worker?.childAfterFork()
-        clearHeldMemoryClaims()
+        clearHeldMemoryClaims()  // the calling thread's own claim too
         releaseForkLocks()
     }
 

@@ -86,6 +86,10 @@ struct HeapCacheFields {
     var cacheBumpEnd: UInt = 0
     var cacheMappedBytes = 0
     /// Large-object bytes of retired caches. Cache lock.
+    /// The malloc library's provider of a thread's guard and reclaim flags
+    /// (``HeapCore/enableCacheReclaim(threadGuards:)``), set before the heap is
+    /// shared; nil for every other heap.
+    var threadGuards: ThreadHeldMemory.GuardProvider? = nil
     var retiredLargeBytesAllocated = 0
     var retiredLargeBytesFreed = 0
 }

@@ -188,6 +188,7 @@ extension HeapState {
         b.pointee.next = head
         ThreadLocalSlot.cache.value = UnsafeMutableRawPointer(b)
         pthread_setspecific(HeapRegistry.bindingKey, b)
+        HeapCore(state: state).registerThreadGuards(cache)
         return cache
     }
 

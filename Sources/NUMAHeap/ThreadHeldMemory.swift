@@ -1,5 +1,6 @@
 import Central
 import Glibc
+import Platform
 import Synchronization
 
 /// The free memory a thread holds for its own reuse — its span stash (the
@@ -34,15 +35,48 @@ import Synchronization
 /// walks it without: records are never unlinked or unmapped while the heap
 /// lives, and their `nextCache` links are written before they are published.
 ///
+/// ## Cached blocks and spans (the malloc library only)
+/// A thread's free-object bins and current spans are its lock-free fast
+/// paths' alone, so the claim does not cover them. Where every path into the
+/// heap is the malloc library's, which sets a thread-local guard around each
+/// call (Sources/CNUMAHeapMalloc), the trim pass takes them back too: with the
+/// claim held it sets the owner's reclaim flag, issues a process-wide barrier
+/// (membarrier), and empties the cache only if the owner's guard reads 0; the
+/// owner, after setting its guard, reads the flag and waits while it is set.
+/// Either the pass sees the guard or the owner sees the flag. The linked
+/// allocator does not enable this: its program may also call `Heap.shared`'s
+/// Swift fast paths, which set no guard.
+///
 /// ## fork
 /// A child may inherit a claim the parent's scavenger held: ``HeapCore/childAfterFork()``
-/// clears every claim (the child's only thread is the one that forked).
+/// clears every claim (the child's only thread is the one that forked). The
+/// forking thread takes its own claim first in ``HeapCore/prepareForFork()``,
+/// so its cache is never half emptied in the child.
 enum ThreadHeldMemory {
     /// Offset of the claim in the cache record's scratch (after ``ThreadLargeSpans``).
     static var scratchOffset: Int { 768 }
-    /// Bytes the claim, the use count, the trim pass's last-seen count and
-    /// the thread's interleave turn take there.
-    static var scratchBytes: Int { 32 }
+    /// Bytes the claim, the use count, the trim pass's last-seen count, the
+    /// thread's interleave turn, its guard and reclaim flags and the trim
+    /// pass's last-seen activity take there.
+    static var scratchBytes: Int { 56 }
+
+    /// The malloc library's C function that tells the calling thread's guard
+    /// (1 while the thread is inside the heap) and reclaim flag.
+    typealias GuardProvider = @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?,
+                                              UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?) -> Void
+
+    /// The owner thread's guard and reclaim flags (under the claim; nil when
+    /// its heap is not the malloc library's, or after the thread exited).
+    static func guardFlag(_ cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutablePointer<UnsafeMutablePointer<Int32>?> {
+        (cache.pointee.heapScratch + scratchOffset + 32).assumingMemoryBound(to: UnsafeMutablePointer<Int32>?.self)
+    }
+    static func reclaimFlag(_ cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutablePointer<UnsafeMutablePointer<Int32>?> {
+        (cache.pointee.heapScratch + scratchOffset + 40).assumingMemoryBound(to: UnsafeMutablePointer<Int32>?.self)
+    }
+    /// The cache's allocation and free counts the last trim pass saw (under the claim).
+    static func seenActivity(_ cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutablePointer<Int> {
+        (cache.pointee.heapScratch + scratchOffset + 48).assumingMemoryBound(to: Int.self)
+    }
 
     static func claim(_ cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutablePointer<Atomic<Int>> {
         (cache.pointee.heapScratch + scratchOffset).assumingMemoryBound(to: Atomic<Int>.self)
@@ -112,6 +146,7 @@ extension HeapCore {
             let claim = ThreadHeldMemory.claim(cache)
             if claim.pointee.compareExchange(expected: ThreadHeldMemory.free, desired: ThreadHeldMemory.scavenger,
                                              ordering: .acquiring).exchanged {
+                if reclaimCachedObjects(cache, idleOnly: idleOnly) { trimmed += 1 }
                 let uses = ThreadHeldMemory.uses(cache).pointee
                 if (!idleOnly || uses == ThreadHeldMemory.seenUses(cache).pointee) && holdsMemory(cache) {
                     returnHeldMemory(cache)
@@ -123,6 +158,49 @@ extension HeapCore {
             link = ThreadHeldMemory.next(after: cache)
         }
         return trimmed
+    }
+
+    /// With the claim held by the trim pass: empties the bins and current
+    /// spans of a malloc-library thread that is outside the heap (see the type's
+    /// comment), when its allocation and free counts have not moved since the
+    /// last pass (or always, with `idleOnly` false). True when it did.
+    func reclaimCachedObjects(_ cache: UnsafeMutablePointer<ThreadCache>, idleOnly: Bool) -> Bool {
+        guard let guardFlag = ThreadHeldMemory.guardFlag(cache).pointee,
+              let reclaimFlag = ThreadHeldMemory.reclaimFlag(cache).pointee,
+              state.pointee.cacheFields.pointee.threadGuards != nil else { return false }
+        let activity = cacheActivity(cache)
+        let idle = activity == ThreadHeldMemory.seenActivity(cache).pointee
+        ThreadHeldMemory.seenActivity(cache).pointee = activity
+        guard (idle || !idleOnly) && cacheHoldsObjects(cache) else { return false }
+        let reclaim = UnsafeAtomicFlag(reclaimFlag), inside = UnsafeAtomicFlag(guardFlag)
+        reclaim.raise()
+        guard ProcessBarrier.fenceAllThreads(), !inside.isSet else {
+            reclaim.lower()
+            return false
+        }
+        returnAllObjects(cache, holdingClaim: true)
+        ThreadCache.flush(cache, directory: HeapDirectory(state: state))
+        reclaim.lower()  // the owner's wait acquires it
+        return true
+    }
+
+    /// Allocations and frees counted in `cache` (its counters are atomics).
+    func cacheActivity(_ cache: UnsafeMutablePointer<ThreadCache>) -> Int {
+        var n = 0
+        for c in 0..<state.pointee.sizeClassCount {
+            n &+= (cache.pointee.mallocs + c).pointee.load(ordering: .relaxed)
+            n &+= (cache.pointee.frees + c).pointee.load(ordering: .relaxed)
+        }
+        return n
+    }
+
+    /// Whether `cache` has binned blocks or current spans (claim held, owner outside).
+    func cacheHoldsObjects(_ cache: UnsafeMutablePointer<ThreadCache>) -> Bool {
+        let bins = ThreadCache.bins(cache)
+        for c in 1..<state.pointee.sizeClassCount where bins[c].count > 0 { return true }
+        let empty = state.pointee.emptySpan
+        for slot in 0..<state.pointee.spanClassCount where cache.pointee.spans[slot] != empty { return true }
+        return false
     }
 
     /// Whether `cache` holds spans or pages (its claim held).
@@ -141,6 +219,28 @@ extension HeapCore {
         NodeSpanSource(state: state, node: Int(stash.pointee.node)).drainThreadStash(cache)
     }
 
+    /// The malloc library's heap: the trim pass may also take back idle
+    /// threads' bins and current spans (see ``ThreadHeldMemory``), given the
+    /// library's guard provider. Call before the heap is shared; does nothing
+    /// where the kernel has no membarrier.
+    public func enableCacheReclaim(threadGuards: @escaping @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?,
+                                                                       UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?) -> Void) {
+        guard ProcessBarrier.register() else { return }
+        state.pointee.cacheFields.pointee.threadGuards = threadGuards
+    }
+
+    /// Records the calling thread's guard and reclaim flags in its new cache
+    /// record (the malloc library's heap only).
+    func registerThreadGuards(_ cache: UnsafeMutablePointer<ThreadCache>) {
+        guard let provider = state.pointee.cacheFields.pointee.threadGuards else { return }
+        var guardFlag: UnsafeMutablePointer<Int32>? = nil, reclaimFlag: UnsafeMutablePointer<Int32>? = nil
+        provider(&guardFlag, &reclaimFlag)
+        ThreadHeldMemory.acquire(cache)
+        ThreadHeldMemory.guardFlag(cache).pointee = guardFlag
+        ThreadHeldMemory.reclaimFlag(cache).pointee = reclaimFlag
+        ThreadHeldMemory.release(cache)
+    }
+
     /// After `fork()`, in the child: no claim is held (the parent's scavenger
     /// may have held one when the process forked).
     func clearHeldMemoryClaims() {
@@ -150,4 +250,18 @@ extension HeapCore {
             link = ThreadHeldMemory.next(after: cache)
         }
     }
+}
+
+/// An `Int32` flag in C memory (another thread's `__thread` variable),
+/// accessed atomically through a pointer.
+struct UnsafeAtomicFlag {
+    let atomic: UnsafeMutablePointer<Atomic<Int32>>
+    init(_ pointer: UnsafeMutablePointer<Int32>) {
+        atomic = UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Atomic<Int32>.self)
+    }
+    /// Sets it (relaxed: the barrier that follows orders it).
+    func raise() { atomic.pointee.store(1, ordering: .relaxed) }
+    /// Clears it, publishing what was written before.
+    func lower() { atomic.pointee.store(0, ordering: .releasing) }
+    var isSet: Bool { atomic.pointee.load(ordering: .relaxed) != 0 }
 }

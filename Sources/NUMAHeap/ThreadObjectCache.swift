@@ -159,30 +159,36 @@ extension HeapCore {
     /// Returns blocks of `bin` to their spans until `keeping` are left: into
     /// the local free bits of a span `cache` owns (no atomic), else through
     /// the remote-free protocol.
-    func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int, cache: UnsafeMutablePointer<ThreadCache>) {
+    /// `holdingClaim`: the caller holds `cache`'s ``ThreadHeldMemory`` claim,
+    /// so a span these frees empty goes straight to its node's page heap
+    /// rather than into the cache's stash (which would take the claim again).
+    func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int, cache: UnsafeMutablePointer<ThreadCache>,
+                       holdingClaim: Bool = false) {
         while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.pop(bin) {
             let address = UInt(bitPattern: block)
             guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
             let span = raw.assumingMemoryBound(to: Span.self)
-            freeThroughSpan(span, index: span.pointee.objectIndex(of: address), address: address, cache: cache)
+            freeThroughSpan(span, index: span.pointee.objectIndex(of: address), address: address, cache: cache,
+                            holdingClaim: holdingClaim)
         }
     }
 
     /// Frees object `index` of `span` in the span's bits: the local free bits
     /// when `cache` owns the span (no atomic), else the remote-free protocol.
-    func freeThroughSpan(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>) {
+    func freeThroughSpan(_ span: SpanRef, index: Int, address: UInt, cache: UnsafeMutablePointer<ThreadCache>,
+                         holdingClaim: Bool = false) {
         if span.pointee.owner.load(ordering: .relaxed) == UInt(bitPattern: cache) {
             if let refusal = span.pointee.freeLocal(index) { HeapCore.refused(refusal, address, span, "deallocate") }
         } else {
-            freeRemote(span, index: index, address: address, cache: cache)
+            freeRemote(span, index: index, address: address, cache: holdingClaim ? nil : cache)
         }
     }
 
-    /// Returns every binned block of `cache` to its span.
-    func returnAllObjects(_ cache: UnsafeMutablePointer<ThreadCache>) {
+    /// Returns every binned block of `cache` to its span (see ``returnObjects(_:keeping:cache:holdingClaim:)``).
+    func returnAllObjects(_ cache: UnsafeMutablePointer<ThreadCache>, holdingClaim: Bool = false) {
         let bins = ThreadCache.bins(cache)
         for c in 1..<state.pointee.sizeClassCount where bins[c].count > 0 {
-            returnObjects(bins + c, keeping: 0, cache: cache)
+            returnObjects(bins + c, keeping: 0, cache: cache, holdingClaim: holdingClaim)
         }
     }
 

@@ -58,6 +58,11 @@ func initializeHeap() -> HeapCore? {
                 numaheap_malloc_write_line("NUMAHeap: cannot create the heap (mmap failed); every allocation will fail")
                 return nil
             }
+            // Before any thread has a cache: idle threads' cached blocks may be
+            // taken back where nothing but the malloc family reaches the heap.
+            if numaheap_malloc_heap_is_private() != 0 {
+                core.enableCacheReclaim(threadGuards: numaheap_malloc_thread_guards)
+            }
             heapWord.store(unsafeBitCast(core, to: Int.self), ordering: .releasing)
             numaheap_malloc_set_ready_state(core.cHandle)
             heapPhase.store(2, ordering: .releasing)

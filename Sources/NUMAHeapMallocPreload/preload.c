@@ -15,3 +15,7 @@ const char numaheap_malloc_library_name[] = "libNUMAHeapMalloc";
 // Its own Swift runtime is linked in (statically, optimised across modules):
 // the heap can start at the first malloc, before any initialiser has run.
 const int numaheap_malloc_starts_at_first_call = 1;
+
+// Every path into its heap is the malloc family's (its Swift code is a
+// private copy): the scavenger may take back idle threads' cached blocks.
+const int numaheap_malloc_private_heap = 1;

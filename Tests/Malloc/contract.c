@@ -393,6 +393,54 @@ static void test_fork_while_scavenging(void) {
     for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
 }
 
+// The scavenger's reclaim of cached blocks racing busy threads: one thread
+// calls malloc_trim without pause — each call takes back every other thread's
+// bins and current spans whenever that thread is between calls — while four
+// threads churn blocks whose bytes they check before every free.
+static _Atomic int trim_stop;
+static _Atomic long trim_corrupt;
+static void *trim_churn(void *arg) {
+    uint64_t x = 0x9E3779B97F4A7C15ull * ((uintptr_t)arg + 1);
+    enum { LIVE = 64 };
+    unsigned char *live[LIVE] = {0};
+    size_t sizes[LIVE] = {0};
+    long ops = getenv("CONTRACT_STRESS_OPS") ? atol(getenv("CONTRACT_STRESS_OPS")) : 400000;
+    for (long op = 0; op < ops / 2; op++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        int i = (int)(x % LIVE);
+        if (live[i]) {
+            if (!verify(live[i], sizes[i], (uintptr_t)live[i])) atomic_fetch_add(&trim_corrupt, 1);
+            free(live[i]);
+        }
+        sizes[i] = x % 32 == 0 ? 40000 + (x >> 40) % 200000 : 16 + (x >> 40) % 2048;
+        live[i] = malloc(sizes[i]);
+        fill(live[i], sizes[i], (uintptr_t)live[i]);
+    }
+    for (int i = 0; i < LIVE; i++) if (live[i]) {
+        if (!verify(live[i], sizes[i], (uintptr_t)live[i])) atomic_fetch_add(&trim_corrupt, 1);
+        free(live[i]);
+    }
+    return NULL;
+}
+static void *trimmer(void *arg) {
+    long *calls = arg;
+    while (!atomic_load(&trim_stop)) { malloc_trim(0); (*calls)++; }
+    return NULL;
+}
+static void test_trim_racing_threads(void) {
+    pthread_t t[4], tr;
+    long calls = 0;
+    atomic_store(&trim_stop, 0);
+    atomic_store(&trim_corrupt, 0);
+    pthread_create(&tr, NULL, trimmer, &calls);
+    for (long i = 0; i < 4; i++) pthread_create(&t[i], NULL, trim_churn, (void *)i);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    atomic_store(&trim_stop, 1);
+    pthread_join(tr, NULL);
+    CHECK(atomic_load(&trim_corrupt) == 0, "%ld blocks changed while malloc_trim ran %ld times", atomic_load(&trim_corrupt), calls);
+    CHECK(calls > 10, "malloc_trim ran only %ld times", calls);
+}
+
 // mallinfo2/mallinfo: the figures follow allocations (in-use bytes up by at
 // least what was allocated in large blocks, down again after their free);
 // mallinfo's int fields equal mallinfo2's below INT_MAX and saturate above.
@@ -597,6 +645,7 @@ int main(int argc, char **argv) {
         {"mallinfo2 and mallinfo follow allocations; mallinfo saturates", test_mallinfo},
         {"mallopt accepts and refuses as glibc documents", test_mallopt},
         {"malloc_stats prints the statistics on stderr", test_malloc_stats},
+        {"malloc_trim taking back busy threads' cached blocks loses nothing", test_trim_racing_threads},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int before = failures;

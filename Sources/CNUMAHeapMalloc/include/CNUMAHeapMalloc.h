@@ -83,6 +83,17 @@ typedef struct numaheap_malloc_figures {
     size_t spans;            // spans in use
 } numaheap_malloc_figures;
 
+// MARK: Idle-cache reclaim
+
+/// The calling thread's guard (1 while it is inside the heap) and reclaim flag
+/// (malloc.c explains the protocol; HeapCore.enableCacheReclaim takes this).
+void numaheap_malloc_thread_guards(int **depth, int **reclaim);
+/// 1 when every path into this heap is the malloc family's (the preloadable
+/// library: its Swift code is a private copy), so idle threads' cached blocks
+/// may be reclaimed; 0 for the linked allocator, whose program may also call
+/// Heap.shared's Swift fast paths, which set no guard.
+int numaheap_malloc_heap_is_private(void);
+
 // MARK: Misuse
 
 /// Writes "<operation>(): invalid pointer 0x…" (glibc's words) and a NUMAHeap

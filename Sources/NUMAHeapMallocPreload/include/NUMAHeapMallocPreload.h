@@ -11,4 +11,8 @@ extern const char numaheap_malloc_library_name[];
 /// linked allocator, without this, waits for its constructor).
 extern const int numaheap_malloc_starts_at_first_call;
 
+/// 1: every path into the heap is the malloc family's (see CNUMAHeapMalloc.h,
+/// numaheap_malloc_heap_is_private).
+extern const int numaheap_malloc_private_heap;
+
 #endif

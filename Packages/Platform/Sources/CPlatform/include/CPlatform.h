@@ -108,6 +108,14 @@ int numaheap_sched_getcpu(void);
 /// 0 where the auxiliary vector has none. No system call.
 uint64_t numaheap_auxv_random(void);
 
+/// membarrier(2), MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: lets this process
+/// use ``numaheap_membarrier``. 0, or -1 with errno (kernels before 4.14, seccomp).
+int numaheap_membarrier_register(void);
+/// membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED: every CPU that runs one of
+/// this process's threads executes a full memory barrier before it returns.
+/// 0, or -1 with errno (not registered).
+int numaheap_membarrier(void);
+
 /// Names the calling thread (at most 15 bytes are kept), as
 /// pthread_setname_np does for itself: prctl(PR_SET_NAME). 0 or -1 with errno.
 int numaheap_name_current_thread(const char *name);

@@ -1,4 +1,4 @@
-// PageAllocating: the seam a heap is generic over (DESIGN.md's "PageAllocator"
+// PageAllocating: the seam a heap is generic over (the design's "PageAllocator"
 // seam; that name is the concrete type here).
 
 /// What a page heap needs from a page allocator. ``PageAllocator`` is the

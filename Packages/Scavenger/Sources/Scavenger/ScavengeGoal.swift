@@ -25,7 +25,7 @@ public struct ScavengeFigures: Sendable, Equatable {
     }
 }
 
-/// DESIGN.md's `ScavengePolicy` seam: from the heap's figures to the bytes to
+/// The `ScavengePolicy` seam: from the heap's figures to the bytes to
 /// release now. ``ScavengeGoal`` is the default; a heap or a test may supply
 /// its own.
 public protocol ScavengePolicy: Sendable {

@@ -67,8 +67,28 @@ struct NodeHeap: ~Copyable {
 
     /// Counts a span of `pages` pages that went into (positive) or out of use.
     func noteSpanInUse(pages: Int) {
-        _inUse.pointee.pages.add(pages, ordering: .relaxed)
+        let now = _inUse.pointee.pages.add(pages, ordering: .relaxed).newValue
         _inUse.pointee.spans.add(pages > 0 ? 1 : -1, ordering: .relaxed)
+        if pages < 0 { noteLowWater(now) }
+    }
+
+    /// Lowers the low-water mark to `pages` if it is lower (a load and a
+    /// compare unless it is a new low).
+    func noteLowWater(_ pages: Int) {
+        var low = _inUse.pointee.lowWaterPages.load(ordering: .relaxed)
+        while pages < low {
+            let (exchanged, original) = _inUse.pointee.lowWaterPages.compareExchange(
+                expected: low, desired: pages, ordering: .relaxed)
+            if exchanged { break }
+            low = original
+        }
+    }
+
+    /// The fewest pages in use since the last call (the background worker's
+    /// look), and the mark restarted from the pages in use now.
+    func takeLowWaterPages() -> Int {
+        let low = _inUse.pointee.lowWaterPages.exchange(pagesInUse, ordering: .relaxed)
+        return min(low, pagesInUse)
     }
 
     /// An in-use span grew in place by `pages` pages (no new span).
@@ -127,6 +147,10 @@ struct NodeFigures {
 struct NodeInUse: ~Copyable {
     let pages = Atomic<Int>(0)
     let spans = Atomic<Int>(0)
+    /// The fewest pages in use since the background worker last looked
+    /// (``NodeHeap/takeLowWaterPages()``): its shrink credit must see the
+    /// troughs of churn it samples too rarely to catch.
+    let lowWaterPages = Atomic<Int>(0)
     /// Arena reservations whose `mbind` the kernel refused (used unbound).
     let bindFailures = Atomic<Int>(0)
     /// Thread caches that moved to this node because their thread now runs on one of its CPUs.

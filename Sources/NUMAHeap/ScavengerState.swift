@@ -192,6 +192,14 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
         return released
     }
 
+    /// Every node's fewest in-use pages since the last look, summed (no more
+    /// than the fewest of the sum): troughs the worker's looks miss.
+    func lowestInUseBytesSinceLastLook() -> Int? {
+        var pages = 0
+        for n in 0..<heap.pointee.nodeCount { pages += heap.pointee.nodes[n].takeLowWaterPages() }
+        return pages * heap.pointee.pageSize
+    }
+
     /// Takes back what idle threads hold (``HeapCore/trimIdleThreads()``).
     func trimIdle() { HeapCore(state: heap).trimIdleThreads() }
 

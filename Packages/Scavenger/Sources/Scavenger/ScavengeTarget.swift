@@ -33,6 +33,10 @@ public protocol ScavengeTarget: Sendable {
     /// reuse, so that the worker can release it. Takes and drops the heap's
     /// locks itself; must not wait for another thread. Default: nothing.
     func trimIdle()
+    /// The fewest in-use bytes since the last call (the worker calls it once
+    /// per look), so that the shrink credit sees troughs between looks. Default:
+    /// nil, and the looks' own figures stand for it.
+    func lowestInUseBytesSinceLastLook() -> Int?
 }
 
 extension ScavengeTarget {
@@ -42,4 +46,5 @@ extension ScavengeTarget {
         goal.bytesToRelease(figures)
     }
     public func trimIdle() {}
+    public func lowestInUseBytesSinceLastLook() -> Int? { nil }
 }

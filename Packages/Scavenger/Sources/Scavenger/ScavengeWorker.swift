@@ -329,7 +329,8 @@ public struct ScavengeWorker: @unchecked Sendable {
                 lastTrim = ThreadClock.monotonicNanoseconds
             }
             let figures = target.figures
-            let shrink = shrinkWindow.observe(inUse: figures.inUseBytes, now: ThreadClock.monotonicNanoseconds)
+            let shrink = shrinkWindow.observe(inUse: figures.inUseBytes, lowestSinceLastLook: target.lowestInUseBytesSinceLastLook(),
+                                              now: ThreadClock.monotonicNanoseconds)
             let want = target.bytesToRelease(toward: goal, figures: figures)
             let released = want > 0 ? target.scavenge(bytes: min(want, quantum)) : 0
             if released == 0 && !idle {

@@ -23,10 +23,15 @@ public struct ShrinkWindow: Sendable, Equatable {
     /// Records the figure `inUse` seen at `now` (monotonic ns) and returns by
     /// how much it lies below the lowest figure of the previous 0.1–0.2 s (0
     /// when it does not, or on the first look).
-    public mutating func observe(inUse: Int, now: Int) -> Int {
+    ///
+    /// `lowest`: the fewest in-use bytes since the previous look, where the
+    /// heap tracks it (it counts toward the window as if seen); the look's own
+    /// figure otherwise. Sampled looks alone can miss a trough that recurs
+    /// between them, and so grant credit for churn.
+    public mutating func observe(inUse: Int, lowestSinceLastLook lowest: Int? = nil, now: Int) -> Int {
         guard let start = bucketStart else {
             bucketStart = now
-            currentMinimum = inUse
+            currentMinimum = min(inUse, lowest ?? inUse)
             return 0
         }
         if now - start >= 2 * bucketNanoseconds {
@@ -39,8 +44,12 @@ public struct ShrinkWindow: Sendable, Equatable {
             bucketStart = start + bucketNanoseconds
         }
         // Until a whole bucket has passed, nothing is known to have stayed.
-        let lowest = previousMinimum == .max ? Int.max : min(previousMinimum, currentMinimum)
-        currentMinimum = min(currentMinimum, inUse)
-        return lowest == .max ? 0 : max(lowest - inUse, 0)
+        let floor = previousMinimum == .max ? Int.max : min(previousMinimum, currentMinimum)
+        // What this look saw joins the window after the comparison: the
+        // trough since the last look too, so that churn whose troughs fall
+        // between looks earns nothing at its next trough — while a fall that
+        // stays (the trough is this figure) is granted now.
+        currentMinimum = min(currentMinimum, inUse, lowest ?? inUse)
+        return floor == .max ? 0 : max(floor - inUse, 0)
     }
 }

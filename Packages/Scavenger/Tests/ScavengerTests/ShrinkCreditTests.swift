@@ -102,3 +102,20 @@ extension ShrinkWindowTests {
         #expect(granted >= 700 << 20 && granted <= 1000 << 20, "\(granted >> 20) MiB")
     }
 }
+
+extension ShrinkWindowTests {
+    /// Looks that happen to land on the churn's peaks see no trough; the heap's
+    /// low-water mark since the previous look does, and nothing is granted.
+    @Test func troughsBetweenLooksCountThroughTheLowWaterMark() {
+        var sampled = ShrinkWindow(), marked = ShrinkWindow()
+        var grantedSampled = 0, grantedMarked = 0
+        // Looks every 150 ms: peaks (16 MiB) four times in a row, then a trough.
+        for k in 0..<40 {
+            let inUse = k % 5 == 4 ? 0 : 16 << 20
+            grantedSampled += sampled.observe(inUse: inUse, now: k * 150 * ms)
+            grantedMarked += marked.observe(inUse: inUse, lowestSinceLastLook: 0, now: k * 150 * ms)
+        }
+        #expect(grantedSampled > 0)      // what sampling alone would grant
+        #expect(grantedMarked == 0)
+    }
+}

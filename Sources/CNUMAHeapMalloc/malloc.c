@@ -590,6 +590,7 @@ void numaheap_malloc_read_options(numaheap_malloc_options *o) {
         .numa = NUMAHEAP_OPT_NUMA_AUTOMATIC, .numa_node = 0,
         .scavenger_enabled = 1, .retain_extra_percent = 10,
         .release = NUMAHEAP_OPT_RELEASE_DONTNEED, .thp = NUMAHEAP_OPT_THP_DEFAULT,
+        .checks = NUMAHEAP_OPT_CHECKS_STANDARD,
         .memory_limit = 0, .stats = 0, .verbose = 0,
     };
     const char *v;
@@ -623,6 +624,11 @@ void numaheap_malloc_read_options(numaheap_malloc_options *o) {
         else if (!strcmp(v, "never")) o->thp = NUMAHEAP_OPT_THP_NEVER;
         else bad_value("NUMAHEAP_THP", v, "default, always or never", "default");
     }
+    if ((v = environment("NUMAHEAP_CHECKS"))) {
+        if (!strcmp(v, "standard")) o->checks = NUMAHEAP_OPT_CHECKS_STANDARD;
+        else if (!strcmp(v, "full")) o->checks = NUMAHEAP_OPT_CHECKS_FULL;
+        else bad_value("NUMAHEAP_CHECKS", v, "standard or full", "standard");
+    }
     long long bytes;
     if ((v = environment("NUMAHEAP_MEMORY_LIMIT"))) {
         if (parse_size(v, &bytes)) o->memory_limit = bytes;
@@ -643,6 +649,7 @@ void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
     static const char *const numa[] = {"automatic", "disabled", "bind:", "interleave"};
     static const char *const release[] = {"dontneed", "free"};
     static const char *const thp[] = {"default", "always", "never"};
+    static const char *const checks[] = {"standard", "full"};
     line l = { .count = 0 };
     put(&l, "NUMAHeap: ");
     put(&l, numaheap_malloc_library_name);
@@ -658,6 +665,8 @@ void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
     put(&l, release[o->release]);
     put(&l, " NUMAHEAP_THP=");
     put(&l, thp[o->thp]);
+    put(&l, " NUMAHEAP_CHECKS=");
+    put(&l, checks[o->checks]);
     put(&l, " NUMAHEAP_MEMORY_LIMIT=");
     put_decimal(&l, o->memory_limit);
     put(&l, " NUMAHEAP_ADDRESS_SPACE_LIMIT=");

@@ -45,14 +45,11 @@ extension HeapCore {
     /// The free of the block at `address`, whose page's span record is `span`.
     ///
     /// The fast path (``freeFast(_:in:threadBindings:)``) bins the block when
-    /// every check passes in its common form — the thread's cache is bound,
-    /// the span is in use, `address` is an object's base, the object is
-    /// allocated as its span knows it (below `freeindex`, or its alloc bit:
-    /// blocks that outlived a sweep) and not freed (no remote-free bit, no
-    /// local-free bit when the thread owns the span, not binned: the key),
-    /// the bin has room and takes the span's node — and leaves everything
-    /// else to ``freeChecked(_:in:threadBindings:)``, which decides precisely
-    /// and names the misuse.
+    /// the thread's cache is bound, the span is in use, `address` is an
+    /// object's base, the block carries no free mark, the bin has room and
+    /// takes the span's node — the standard tier's checks — and leaves
+    /// everything else to ``freeChecked(_:in:threadBindings:)``, which
+    /// decides precisely (the span's bits too) and names the misuse.
     @inline(__always)
     func freeBlock(_ address: UInt, in span: SpanRef,
                    threadBindings: UnsafeMutableRawPointer?) {
@@ -67,22 +64,29 @@ extension HeapCore {
         guard let cache = HeapState.boundCache(state, threadBindings: threadBindings) else { return false }
         let sizeClass = Int(span.pointee.spanClass.sizeClass)
         let bin = ThreadCache.bins(cache) + sizeClass
+        // Large spans, the 8-byte class and every class under `.full` have a
+        // bin limit of 0, so nothing below reads their words. The base check
+        // also refuses `address < start` (the offset wraps, and no index
+        // times the size reaches it); `index < nelems` refuses the span's
+        // tail. The span's own bits are not read here: a block the mark does
+        // not show as freed and that the program wrote over is the standard
+        // tier's one miss (`.full` catches it).
+        #if NUMAHEAP_UNCHECKED
+        guard _fastPath(bin.pointee.count < bin.pointee.limit
+                        && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0) else { return false }
+        let key: UInt = 0
+        #else
         let index = span.pointee.objectIndex(of: address)
         let key = state.pointee.objectKey
-        // Large spans and the 8-byte class have a bin limit of 0. The base
-        // check also refuses `address < start` (the offset wraps, and no
-        // index times the size reaches it); `index < nelems` refuses the
-        // span's tail and keeps the bitmap reads in bounds. Then the checks
-        // `freeChecked` makes (`ThreadObjectCache.refusal`): allocated, no
-        // free bit, not binned.
-        guard _fastPath(span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
+        guard _fastPath(bin.pointee.count < bin.pointee.limit
+                        && span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
                         && span.pointee.objectAddress(index) == address
                         && index < span.pointee.nelems
-                        && bin.pointee.count < bin.pointee.limit
                         && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
-                        && ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) == nil) else {
+                        && !ThreadObjectCache.isMarkedFree(address, key: key)) else {
             return false
         }
+        #endif
         ThreadObjectCache.push(bin, address, key: key)
         ThreadCache.count(cache.pointee.frees + sizeClass)
         return true
@@ -193,8 +197,12 @@ extension HeapCore {
     }
 
     @inline(never)
-    static func refused(_ refusal: FreeRefusal, _ address: UInt, _ span: SpanRef, _ operation: StaticString) -> Never {
+    static func refused(_ refusal: FreeRefusal, _ address: UInt, _ span: SpanRef, _ operation: StaticString,
+                        freeing: Bool = true) -> Never {
         switch refusal {
+        case .alreadyFreed where !freeing:
+            FatalMessage("NUMAHeap: ").text(operation).text("(").hex(address)
+                .text("): use of a freed block of size ").decimal(span.pointee.elemSize).crash()
         case .alreadyFreed:
             FatalMessage("NUMAHeap: ").text(operation).text("(").hex(address)
                 .text("): double free of a block of size ").decimal(span.pointee.elemSize).crash()
@@ -214,15 +222,7 @@ extension HeapCore {
         let (span, index) = resolve(address, operation: "reallocate")
         guard byteCount >= 0, byteCount <= Heap.maximumByteCount else { throw .invalidSize(byteCount) }
         // A live check: the block must be allocated, not freed.
-        if span.pointee.spanClass.sizeClass != 0 {
-            // Only classes with a bin can hold the key (the 8-byte class has no second word).
-            let binned = state.pointee.objectLimits[Int(span.pointee.spanClass.sizeClass)] != 0
-                && ThreadObjectCache.isBinned(address, key: state.pointee.objectKey)
-            if let refusal = binned ? .alreadyFreed
-                : ThreadObjectCache.spanRefusal(span, index, cache: HeapState.currentCache(state)) {
-                HeapCore.refused(refusal, address, span, "reallocate")
-            }
-        }
+        if let refusal = liveRefusal(span, index, address) { HeapCore.refused(refusal, address, span, "reallocate") }
         let usable = span.pointee.elemSize
         let size = max(byteCount, 1)
         let fitsInPlace: Bool
@@ -244,9 +244,40 @@ extension HeapCore {
 
     /// Bytes usable in the block at `pointer` (its size class's size, or its
     /// span's pages for a large block): at least what was requested.
+    ///
+    /// Under the `.full` tier a block that is not allocated (freed, or never
+    /// handed out) stops the process; `.standard` reads only the span record.
     public func usableSize(of pointer: UnsafeRawPointer) -> Int {
-        let (span, _) = resolve(UInt(bitPattern: pointer), operation: "usableSize")
+        let address = UInt(bitPattern: pointer)
+        let (span, index) = resolve(address, operation: "usableSize")
+        if _slowPath(state.pointee.configuration.checks == .full),
+           let refusal = liveRefusal(span, index, address) {
+            HeapCore.refused(refusal, address, span, "usableSize", freeing: false)
+        }
         return span.pointee.elemSize
+    }
+
+    /// Bytes usable in the block at `pointer`, which the caller is about to
+    /// resize (the malloc library's `realloc`): stops the process as
+    /// ``reallocate(_:byteCount:)`` does for a block that is not live, in both tiers.
+    public func usableSize(resizing pointer: UnsafeRawPointer) -> Int {
+        let address = UInt(bitPattern: pointer)
+        let (span, index) = resolve(address, operation: "reallocate")
+        if let refusal = liveRefusal(span, index, address) { HeapCore.refused(refusal, address, span, "reallocate") }
+        return span.pointee.elemSize
+    }
+
+    /// Why object `index` of `span` (at `address`) is not a live block — it
+    /// carries the free mark, or its span's bits say freed or never handed
+    /// out — or nil. A large block's span state (checked by ``resolve(_:operation:)``) is its whole state.
+    func liveRefusal(_ span: SpanRef, _ index: Int, _ address: UInt) -> FreeRefusal? {
+        if span.pointee.spanClass.sizeClass == 0 { return nil }
+        // Only classes with a bin carry the mark (the 8-byte class has no second word).
+        if state.pointee.objectLimits[Int(span.pointee.spanClass.sizeClass)] != 0
+            && ThreadObjectCache.isMarkedFree(address, key: state.pointee.objectKey) {
+            return .alreadyFreed
+        }
+        return ThreadObjectCache.spanRefusal(span, index, cache: HeapState.currentCache(state))
     }
 
     /// True when `pointer` is the base of a block in a span this heap has in use

@@ -265,13 +265,15 @@ extension HeapCore {
     /// nothing unless zeroing.
     @inline(__always)
     func cachedBlock(sizeClass: Int, zeroed: Bool, cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutableRawPointer? {
-        if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass) {
+        if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass, key: state.pointee.objectKey,
+                                             clearingMark: true) {
             ThreadCache.count(cache.pointee.mallocs + sizeClass)
             if zeroed { zeroBinned(block, sizeClass: sizeClass) }
             return block
         }
         let span = cache.pointee.spans[SpanClass(sizeClass: sizeClass, noscan: true).index]
         guard let address = span.pointee.nextFreeFast() else { return nil }
+        ThreadObjectCache.clearMark(address, sizeClass: sizeClass)
         ThreadCache.count(cache.pointee.mallocs + sizeClass)
         let p = UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
         if zeroed && span.pointee.needzero.load(ordering: .relaxed) {
@@ -286,6 +288,7 @@ extension HeapCore {
         guard let address = ThreadCache.nextFree(cache, spanClass, directory: HeapDirectory(state: state, cache: cache)) else {
             throw .outOfMemory(requested: SizeClassTable.size(of: spanClass.sizeClass))
         }
+        ThreadObjectCache.clearMark(address, sizeClass: spanClass.sizeClass)
         ThreadCache.count(cache.pointee.mallocs + spanClass.sizeClass)
         let span = cache.pointee.spans[spanClass.index]
         let p = UnsafeMutableRawPointer(bitPattern: address)!

@@ -48,6 +48,22 @@ public struct HeapConfiguration: Sendable, Equatable {
         case never
     }
 
+    /// How much the heap checks the pointers it is given (Docs/Heap.md, "Checks").
+    /// Every misuse a tier catches stops the process with a message naming the
+    /// address and the reason; nothing is corrupted first.
+    public enum Checks: Sendable, Equatable {
+        /// Foreign, interior and freed-span pointers, a double free of a block
+        /// whose first 16 bytes the program left alone since the first free
+        /// (the free mark), and free-list links sealed and checked before use.
+        case standard
+        /// Everything `standard` catches, exactly: no block waits in a
+        /// thread's bin (every free goes through its span's bits), so every
+        /// double free is caught — also after the program wrote over the
+        /// block — and so are `usableSize(of:)`, `reallocate` and a free of
+        /// a block that was never handed out. Slower.
+        case full
+    }
+
     public var numaPolicy: NUMAPolicy = .automatic
     public var nodeBinding: NodeBinding = .strict
     public var scavenging: Scavenging = .background(retainExtraPercent: 10)
@@ -63,6 +79,8 @@ public struct HeapConfiguration: Sendable, Equatable {
     /// the limit; in the background, without pacing itself. Live memory may
     /// still exceed it — the limit never makes an allocation fail.
     public var memoryLimit: Int? = nil
+    /// The check tier (``Checks``); `.standard` by default.
+    public var checks: Checks = .standard
 
     public init(numaPolicy: NUMAPolicy = .automatic,
                 scavenging: Scavenging = .background(retainExtraPercent: 10),
@@ -70,7 +88,9 @@ public struct HeapConfiguration: Sendable, Equatable {
                 transparentHugePages: TransparentHugePages = .default,
                 addressSpaceLimit: Int? = nil,
                 memoryLimit: Int? = nil,
-                nodeBinding: NodeBinding = .strict) {
+                nodeBinding: NodeBinding = .strict,
+                checks: Checks = .standard) {
+        self.checks = checks
         self.nodeBinding = nodeBinding
         self.numaPolicy = numaPolicy
         self.scavenging = scavenging

@@ -43,10 +43,10 @@ struct HeapState: ~Copyable {
     /// size is not a multiple of 16, i.e. 8 → 16 and 24 → 32), and `[258, …)`
     /// for 1025…maxSmallSize in 128-byte steps (those classes are multiples of 128).
     let sizeClassLookup: UnsafeMutablePointer<UInt8>
-    /// The word a block's second word holds while it sits in a thread's
-    /// free-object bin (``ThreadObjectCache``): random per heap, never 0.
+    /// The key of the free mark and of the bins' encoded links
+    /// (``ThreadObjectCache``): random per heap, odd.
     let objectKey: UInt
-    /// Blocks a thread's bin may hold, per size class (``ThreadObjectCache/limit(sizeClass:)``).
+    /// Blocks a thread's bin may hold, per size class (``ThreadObjectCache/limit(sizeClass:checks:)``).
     let objectLimits: UnsafeMutablePointer<Int32>
 
     let cacheLock: RawLock
@@ -164,7 +164,7 @@ extension HeapState {
             lookup[258 + i] = UInt8(SizeClassTable.sizeClass(for: min(1024 + i * 128, SizeClassTable.maxSmallSize)))
         }
         let limits = (base + limitsOffset).bindMemory(to: Int32.self, capacity: sizeClassCount)
-        for c in 0..<sizeClassCount { limits[c] = c == 0 ? 0 : Int32(ThreadObjectCache.limit(sizeClass: c)) }
+        for c in 0..<sizeClassCount { limits[c] = c == 0 ? 0 : Int32(ThreadObjectCache.limit(sizeClass: c, checks: configuration.checks)) }
         let cacheFields = (base + cacheFieldsOffset).bindMemory(to: HeapCacheFields.self, capacity: 1)
         cacheFields.initialize(to: HeapCacheFields())
         let registryLink = (base + registryLinkOffset).bindMemory(to: UnsafeMutablePointer<HeapState>?.self, capacity: 1)

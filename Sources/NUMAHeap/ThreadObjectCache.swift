@@ -19,13 +19,25 @@ import SpanCore
 ///   `freeindex` says so, no free bit is set): a span with binned blocks is
 ///   never retired and never hands them out itself. Only the bin's thread pops
 ///   it, so it is handed out exactly once.
-/// - A binned block's first word links the bin; its second word holds the
-///   heap's ``HeapState/objectKey``. Nothing else writes the key: a pop and a
-///   return to the span clear it. So a free that finds the key in the block's
-///   second word is a second free of a block already in some thread's bin —
-///   "double free" — whichever thread binned it, with no lookup. (A live block
-///   holds the key only if the program copied it out of a freed block: the key
-///   is random per heap and odd, never a pointer the heap hands out.)
+/// - A freed block of a binned class carries the heap's *free mark*: its
+///   second word is its first word sealed with the heap's
+///   ``HeapState/objectKey`` (``seal(_:key:)``). A push writes it (the first
+///   word is the bin's link, encoded with the key), a spill to the span keeps
+///   it, and only handing the block out clears it: a pop from a bin, and
+///   every allocation from a span (``clearMark(_:sizeClass:)``). So a free
+///   that finds the mark is a second free of a block freed before — in some
+///   thread's bin or back in its span — whichever thread freed it, with no
+///   lookup; its only miss is a program that wrote over the block's first 16
+///   bytes after freeing it (the `.full` tier bins nothing, and its span's
+///   bits are exact). A live block carries the mark only if the program
+///   copied both words out of a freed block: the key is random per heap.
+/// - **Free-list integrity.** A bin's links are never used as written: a pop
+///   checks the mark of the block it takes before it follows that block's
+///   link, and stops the process (`corrupted free list at 0x…`) when a
+///   program wrote over it after freeing it — a use-after-free write never
+///   makes the heap hand out, or write through, a value the program chose.
+///   The link is stored XORed with the key, so reading a freed block does not
+///   show a heap address.
 /// - A block enters a bin only after the checks the span's bits would make:
 ///   it is allocated (`index < freeindex` or its alloc bit) and not freed
 ///   through the span (no remote-free bit, and no local-free bit when the
@@ -49,10 +61,12 @@ enum ThreadObjectCache {
     /// Blocks one bin may hold.
     static var maxObjects: Int { 128 }
 
-    /// The bin limit of `sizeClass`: 0 for classes under 16 bytes.
-    static func limit(sizeClass: Int) -> Int {
+    /// The bin limit of `sizeClass`: 0 for classes under 16 bytes, and for
+    /// every class under the `.full` tier (bins would hide a block's state
+    /// from its span's bits, which answer exactly).
+    static func limit(sizeClass: Int, checks: HeapConfiguration.Checks) -> Int {
         let size = SizeClassTable.size(of: sizeClass)
-        if size < 16 { return 0 }
+        if size < 16 || checks == .full { return 0 }
         return max(1, min(maxObjects, binBytes / size))
     }
 
@@ -72,12 +86,12 @@ enum ThreadObjectCache {
     }
 
     /// Nil when the block at `address`, object `index` of `span`, may enter a
-    /// bin: allocated, not freed through the span, not already binned.
+    /// bin: allocated, not freed through the span, not freed before (the mark).
     @inline(__always)
     static func refusal(_ span: SpanRef, _ index: Int, _ address: UInt, key: UInt,
                         cache: UnsafeMutablePointer<ThreadCache>) -> FreeRefusal? {
         if let refusal = spanRefusal(span, index, cache: cache) { return refusal }
-        if _slowPath(isBinned(address, key: key)) { return .alreadyFreed }
+        if _slowPath(isMarkedFree(address, key: key)) { return .alreadyFreed }
         return nil
     }
 
@@ -102,32 +116,91 @@ enum ThreadObjectCache {
         return nil
     }
 
-    /// True when the block at `address` (of a class of at least 16 bytes) sits
-    /// in some thread's bin: its second word is the heap's key.
+    /// The second word of a freed block whose first word is `first`: `first`
+    /// XORed with the key's halves swapped (a different word from the link's
+    /// key, so neither word alone shows the key).
     @inline(__always)
-    static func isBinned(_ address: UInt, key: UInt) -> Bool {
-        UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] == key
+    static func seal(_ first: UInt, key: UInt) -> UInt {
+        first ^ (key << 32 | key >> 32)
     }
 
-    /// Pushes a checked block on its bin.
+    /// True when the block at `address` (of a class of at least 16 bytes)
+    /// carries the free mark: it was freed and not handed out since.
+    @inline(__always)
+    static func isMarkedFree(_ address: UInt, key: UInt) -> Bool {
+        #if NUMAHEAP_UNCHECKED
+        return false
+        #else
+        let block = UnsafePointer<UInt>(bitPattern: address).unsafelyUnwrapped
+        return block[1] == seal(block[0], key: key)
+        #endif
+    }
+
+    /// Clears the free mark of a block a span hands out (classes of at least
+    /// 16 bytes; the 8-byte class, class 1, has no second word and is never binned).
+    @inline(__always)
+    static func clearMark(_ address: UInt, sizeClass: Int) {
+        #if !NUMAHEAP_UNCHECKED
+        if sizeClass != 1 { UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped[1] = 0 }
+        #endif
+    }
+
+    /// Pushes a checked block on its bin: the link encoded, the mark sealed.
     @inline(__always)
     static func push(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ address: UInt, key: UInt) {
         let block = UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped
+        #if NUMAHEAP_UNCHECKED
         block[0] = bin.pointee.head
-        block[1] = key
+        #else
+        let first = bin.pointee.head ^ key
+        block[0] = first
+        block[1] = seal(first, key: key)
+        #endif
         bin.pointee.head = address
         bin.pointee.count &+= 1
     }
 
-    /// Pops the most recently freed block of the bin; nil when it is empty.
+    /// The bin's first block when it may be taken: nil when the bin is empty
+    /// or the block's mark is broken (a caller that cannot stop the process
+    /// — the leaf fast path — leaves the block to one that can).
     @inline(__always)
-    static func pop(_ bin: UnsafeMutablePointer<FreeObjectBin>) -> UnsafeMutableRawPointer? {
-        let head = bin.pointee.head
-        guard let block = UnsafeMutablePointer<UInt>(bitPattern: head) else { return nil }
+    static func peek(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: UInt) -> UnsafeMutablePointer<UInt>? {
+        guard let block = UnsafeMutablePointer<UInt>(bitPattern: bin.pointee.head) else { return nil }
+        #if !NUMAHEAP_UNCHECKED
+        guard _fastPath(block[1] == seal(block[0], key: key)) else { return nil }
+        #endif
+        return block
+    }
+
+    /// Unlinks `block`, the bin's first block as ``peek(_:key:)`` answered it;
+    /// `clearingMark`: it is being handed out (a spill to the span keeps the mark).
+    @inline(__always)
+    static func unlink(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ block: UnsafeMutablePointer<UInt>,
+                       key: UInt, clearingMark: Bool) {
+        #if NUMAHEAP_UNCHECKED
         bin.pointee.head = block[0]
-        block[1] = 0
+        #else
+        bin.pointee.head = block[0] ^ key
+        if clearingMark { block[1] = 0 }
+        #endif
         bin.pointee.count &-= 1
+    }
+
+    /// Pops the most recently freed block of the bin, its link checked; nil
+    /// when the bin is empty. `clearingMark` as for ``unlink(_:_:key:clearingMark:)``.
+    @inline(__always)
+    static func pop(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: UInt, clearingMark: Bool) -> UnsafeMutableRawPointer? {
+        if bin.pointee.head == 0 { return nil }
+        guard let block = peek(bin, key: key) else { corruptedFreeList(bin.pointee.head) }
+        unlink(bin, block, key: key, clearingMark: clearingMark)
         return UnsafeMutableRawPointer(block)
+    }
+
+    /// A bin's block whose mark a program broke after freeing it.
+    @inline(never)
+    static func corruptedFreeList(_ address: UInt) -> Never {
+        FatalMessage("NUMAHeap: corrupted free list at ").hex(address)
+            .text(": the freed block's first 16 bytes were written after its free (use after free)").crash()
     }
 }
 
@@ -164,7 +237,8 @@ extension HeapCore {
     /// rather than into the cache's stash (which would take the claim again).
     func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int, cache: UnsafeMutablePointer<ThreadCache>,
                        holdingClaim: Bool = false) {
-        while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.pop(bin) {
+        let key = state.pointee.objectKey
+        while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.pop(bin, key: key, clearingMark: false) {
             let address = UInt(bitPattern: block)
             guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
             let span = raw.assumingMemoryBound(to: Span.self)

@@ -92,6 +92,7 @@ func configuration(from o: numaheap_malloc_options) -> HeapConfiguration {
     case Int32(NUMAHEAP_OPT_THP_NEVER): c.transparentHugePages = .never
     default: c.transparentHugePages = .default
     }
+    c.checks = o.checks == Int32(NUMAHEAP_OPT_CHECKS_FULL) ? .full : .standard
     c.memoryLimit = o.memory_limit > 0 ? Int(o.memory_limit) : nil
     c.addressSpaceLimit = o.address_space_limit > 0 ? Int(o.address_space_limit) : nil
     return c
@@ -197,7 +198,7 @@ public func numaheap_realloc(_ pointer: UnsafeMutableRawPointer, _ size: Int) ->
         fresh.copyMemory(from: pointer, byteCount: min(numaheap_bootstrap_size(pointer), size))
         return fresh
     }
-    let usable = core.usableSize(of: pointer)  // Stops the process for a pointer that is no block's base.
+    let usable = core.usableSize(resizing: pointer)  // Stops the process for a pointer that is no live block's base.
     // In place while it fits and at least half of the block stays used.
     if size <= usable && size > usable / 2 { return pointer }
     let smallMaximum = 32 << 10

@@ -3,7 +3,12 @@
 // to run against another malloc unless CONTRACT_ALLOW_OTHER_MALLOC=1 (to check
 // the test itself against glibc).
 //
-// usage: contract [all|invalid-free|invalid-realloc|stats]
+// usage: contract [all|invalid-free|invalid-realloc|double-free|trim|MISUSE]
+//   MISUSE (run.sh runs each under NUMAHEAP_CHECKS=standard and =full): the
+//   mode prints "addr=0x…" for the pointer it misuses, then misuses it:
+//   interior-free, double-free-after-traffic, large-double-free,
+//   realloc-freed, write-after-free (then 1000 mallocs of the class),
+//   overwritten-double-free, usable-size-freed.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -596,6 +601,12 @@ static void test_thread_exit(void) {
     }
 }
 
+// Prints the address a misuse mode is about to misuse, for run.sh to find in the report.
+static void announce(const void *p) {
+    printf("addr=%p\n", p);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "all";
     if (!strcmp(mode, "invalid-free")) {
@@ -614,6 +625,74 @@ int main(int argc, char **argv) {
         sink = malloc(40);
         free(sink);
         free(sink);
+        return 0;
+    }
+    if (!strcmp(mode, "interior-free")) {
+        char *p = malloc(100);
+        announce(p + 8);
+        free(p + 8);
+        return 0;
+    }
+    if (!strcmp(mode, "double-free-after-traffic")) {
+        void *p = malloc(40), *keep[700];
+        sink = malloc(40);
+        announce(p);
+        free(p);
+        for (int i = 0; i < 2000; i++) {
+            void *q = malloc(16 + (i % 40) * 24);
+            if (i % 3 == 0) keep[i / 3] = q; else free(q);
+        }
+        for (int i = 0; i < 667; i++) free(keep[i]);
+        free(p);
+        return 0;
+    }
+    if (!strcmp(mode, "large-double-free")) {
+        void *p = malloc(1 << 20);
+        announce(p);
+        free(p);
+        free(p);
+        return 0;
+    }
+    if (!strcmp(mode, "realloc-freed")) {
+        void *p = malloc(256);
+        sink = malloc(256);
+        announce(p);
+        free(p);
+        sink = realloc(p, 200);  // would fit in place
+        return 0;
+    }
+    if (!strcmp(mode, "write-after-free")) {
+        // Standard: the bin's pop stops at the block; full: the write is ignored.
+        unsigned char *p = malloc(64);
+        sink = malloc(64);
+        announce(p);
+        free(p);
+        memset(p, 0x41, 16);
+        for (int i = 0; i < 1000; i++) {
+            unsigned char *q = malloc(64);
+            if (!q || ((uintptr_t)q & 15)) { fprintf(stderr, "bad block %p\n", (void *)q); return 3; }
+            memset(q, 0x5a, 64);
+        }
+        printf("no report\n");
+        return 0;
+    }
+    if (!strcmp(mode, "overwritten-double-free")) {  // full only
+        unsigned char *p = malloc(80);
+        sink = malloc(80);
+        announce(p);
+        free(p);
+        memset(p, 0x33, 16);
+        free(p);
+        sink = malloc(80);
+        sink = malloc(80);
+        return 0;
+    }
+    if (!strcmp(mode, "usable-size-freed")) {  // full only
+        void *p = malloc(200);
+        sink = malloc(200);
+        announce(p);
+        free(p);
+        printf("%zu\n", malloc_usable_size(p));
         return 0;
     }
     if (!strcmp(mode, "trim")) {

@@ -147,6 +147,36 @@ if need cc; then
                 fail "$mode: status $status, output: $(cat "$work/misuse.out")"
             fi
         done
+        # The check tiers (NUMAHEAP_CHECKS): each misuse stops the process
+        # with SIGABRT and a report naming the address the program printed,
+        # in each tier that catches it; a write after free is ignored by full.
+        for tier in standard full; do
+            for mode in interior-free double-free-after-traffic large-double-free realloc-freed write-after-free \
+                        overwritten-double-free usable-size-freed; do
+                case $tier:$mode in
+                    standard:overwritten-double-free | standard:usable-size-freed) continue ;;  # full only
+                    full:write-after-free) want='^no report$'; expect_status=0 ;;
+                    *:interior-free) want='interior pointer: 8 bytes into the block at' ;;
+                    *:double-free-after-traffic) want='deallocate\(ADDR\): double free of a block of size 48' ;;
+                    *:large-double-free) want='deallocate\(ADDR\): pointer into freed memory' ;;
+                    *:realloc-freed) want='reallocate\(ADDR\): double free of a block of size 256' ;;
+                    standard:write-after-free) want='^NUMAHeap: corrupted free list at ADDR' ;;
+                    full:overwritten-double-free) want='deallocate\(ADDR\): double free of a block of size 80' ;;
+                    full:usable-size-freed) want='usableSize\(ADDR\): use of a freed block of size 208' ;;
+                esac
+                case $tier:$mode in full:write-after-free) ;; *) expect_status=134 ;; esac
+                (LD_PRELOAD="$lib" NUMAHEAP_CHECKS=$tier exec "$work/contract" "$mode") >"$work/misuse.out" 2>&1
+                status=$?
+                addr=$(sed -n 's/^addr=//p' "$work/misuse.out")
+                pattern=${want//ADDR/$addr}
+                if [ -n "$addr" ] && [ "$status" -eq "$expect_status" ] && grep -Eq "$pattern" "$work/misuse.out" \
+                    && { [ "$expect_status" -eq 0 ] || grep -q "$addr" <(grep -v '^addr=' "$work/misuse.out"); }; then
+                    pass "NUMAHEAP_CHECKS=$tier $mode: status $status, \"$(grep -v '^addr=' "$work/misuse.out" | head -1 | head -c 70)…\""
+                else
+                    fail "NUMAHEAP_CHECKS=$tier $mode: status $status (want $expect_status, /$pattern/), output: $(cat "$work/misuse.out")"
+                fi
+            done
+        done
     else
         fail "cc contract.c: $(cat "$work/cc.err")"
     fi
@@ -181,8 +211,9 @@ fi
 # --- NUMAHEAP_* options -------------------------------------------------------------
 out=$(LD_PRELOAD="$lib" NUMAHEAP_STATS=1 /bin/true 2>&1)
 if grep -q '^NUMAHeap statistics (pid [0-9]*): mallocs [0-9]*' <<<"$out"; then pass "NUMAHEAP_STATS=1 prints statistics at exit"; else fail "NUMAHEAP_STATS=1: $out"; fi
-out=$(LD_PRELOAD="$lib" NUMAHEAP_THP=sometimes NUMAHEAP_MEMORY_LIMIT=lots NUMAHEAP_NUMA=bind:x /bin/echo hi 2>&1)
-if [ "$(grep -c '^NUMAHeap: ignoring NUMAHEAP_' <<<"$out")" -eq 3 ] && grep -q '^hi$' <<<"$out"; then
+out=$(LD_PRELOAD="$lib" NUMAHEAP_THP=sometimes NUMAHEAP_MEMORY_LIMIT=lots NUMAHEAP_NUMA=bind:x NUMAHEAP_CHECKS=paranoid /bin/echo hi 2>&1)
+if [ "$(grep -c '^NUMAHeap: ignoring NUMAHEAP_' <<<"$out")" -eq 4 ] && grep -q '^hi$' <<<"$out" \
+    && grep -qx 'NUMAHeap: ignoring NUMAHEAP_CHECKS=paranoid: expected standard or full; using the default (standard)' <<<"$out"; then
     pass "bad NUMAHEAP_* values: one line each, defaults used"
 else
     fail "bad values: $out"
@@ -194,8 +225,8 @@ else
     fail "bind:999: $out"
 fi
 out=$(LD_PRELOAD="$lib" NUMAHEAP_VERBOSE=1 NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free \
-      NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2G NUMAHEAP_ADDRESS_SPACE_LIMIT=64G /bin/true 2>&1)
-if grep -q 'NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free NUMAHEAP_THP=never NUMAHEAP_MEMORY_LIMIT=2147483648 NUMAHEAP_ADDRESS_SPACE_LIMIT=68719476736' <<<"$out"; then
+      NUMAHEAP_THP=never NUMAHEAP_CHECKS=full NUMAHEAP_MEMORY_LIMIT=2G NUMAHEAP_ADDRESS_SPACE_LIMIT=64G /bin/true 2>&1)
+if grep -q 'NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free NUMAHEAP_THP=never NUMAHEAP_CHECKS=full NUMAHEAP_MEMORY_LIMIT=2147483648 NUMAHEAP_ADDRESS_SPACE_LIMIT=68719476736' <<<"$out"; then
     pass "NUMAHEAP_* values are read"
 else
     fail "options: $out"

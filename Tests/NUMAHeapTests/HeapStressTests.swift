@@ -115,8 +115,11 @@ import Testing
         }
     }
 
-    @Test func eightThreadsWithCrossThreadFrees() throws {
-        let heap = try Heap()
+    /// Both check tiers: the standard tier's bins and the full tier's frees
+    /// through the spans' bits (local and remote) under the same traffic.
+    @Test(arguments: [HeapConfiguration.Checks.standard, .full])
+    func eightThreadsWithCrossThreadFrees(checks: HeapConfiguration.Checks) throws {
+        let heap = try Heap(configuration: HeapConfiguration(checks: checks))
         let exchange = Exchange(count: 64)
         let failures = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
         failures.initialize(to: Atomic(0))

@@ -50,6 +50,7 @@ enum {
 };
 enum { NUMAHEAP_OPT_RELEASE_DONTNEED = 0, NUMAHEAP_OPT_RELEASE_FREE = 1 };
 enum { NUMAHEAP_OPT_THP_DEFAULT = 0, NUMAHEAP_OPT_THP_ALWAYS = 1, NUMAHEAP_OPT_THP_NEVER = 2 };
+enum { NUMAHEAP_OPT_CHECKS_STANDARD = 0, NUMAHEAP_OPT_CHECKS_FULL = 1 };
 
 typedef struct numaheap_malloc_options {
     int numa;                 // NUMAHEAP_NUMA
@@ -58,6 +59,7 @@ typedef struct numaheap_malloc_options {
     int retain_extra_percent; // NUMAHEAP_SCAVENGER=background:PERCENT
     int release;              // NUMAHEAP_RELEASE
     int thp;                  // NUMAHEAP_THP
+    int checks;               // NUMAHEAP_CHECKS
     int64_t memory_limit;     // NUMAHEAP_MEMORY_LIMIT, bytes; 0 = none (soft, like GOMEMLIMIT)
     int64_t address_space_limit; // NUMAHEAP_ADDRESS_SPACE_LIMIT, bytes; 0 = none (hard: ENOMEM beyond)
     int stats;                // NUMAHEAP_STATS

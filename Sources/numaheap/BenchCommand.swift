@@ -62,6 +62,9 @@ struct BenchCommand: ParsableCommand {
             help: "Measure only these allocators (NUMAHeap, glibc, jemalloc, tcmalloc, mimalloc); repeatable or comma-separated.")
     var allocators: [String] = []
 
+    @Option(help: "NUMAHeap's check tier: standard (the default) or full (HeapConfiguration.checks).")
+    var checks: CheckTier = .standard
+
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
@@ -176,7 +179,8 @@ struct BenchCommand: ParsableCommand {
         var heaps: [Int: Heap] = [:]
         if loaded.contains(where: { $0.kind == .numaheap }) {
             for node in nodes {
-                do { heaps[node.number] = try Heap(configuration: HeapConfiguration(numaPolicy: .bind(node: node.number))) } catch {
+                do { heaps[node.number] = try Heap(configuration: HeapConfiguration(numaPolicy: .bind(node: node.number),
+                                                                                  checks: checks.heapChecks)) } catch {
                     benchFailure("NUMAHeap: cannot create a heap bound to node \(node.number): \(error)")
                 }
             }
@@ -419,4 +423,11 @@ struct BenchProgress {
         var text = line + "\n"
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
+}
+
+/// `--checks`: the tier of NUMAHeap's heaps in the benchmark.
+enum CheckTier: String, ExpressibleByArgument, CaseIterable {
+    case standard, full
+
+    var heapChecks: HeapConfiguration.Checks { self == .full ? .full : .standard }
 }

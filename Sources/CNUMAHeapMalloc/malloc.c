@@ -63,13 +63,19 @@ __attribute__((weak)) const char numaheap_malloc_library_name[] = "NUMAHeapAlloc
 // inlines the TLS access (Swift calls the accessor out of line in this build).
 void *numaheap_core_malloc(void *state, size_t size, void *bindings);
 bool numaheap_core_free(void *state, void *pointer, void *bindings);
-// Leaf fast paths: a bin pop or span bit, a checked bin push; they call
-// nothing. NULL/false: take the full path above.
-void *numaheap_core_malloc_fast(void *state, size_t size, void *bindings);
-bool numaheap_core_free_fast(void *state, void *pointer, void *bindings);
+// Leaf fast paths (MallocEntryPoints.swift): a bin pop or span bit, a
+// checked bin push; on a hit they clear `*guard`, on a miss they tail-call
+// numaheap_malloc_miss_handler / numaheap_free_miss_handler (below), guard set.
+void *numaheap_core_malloc_fast(void *state, size_t size, int *guard, void *bindings);
+void numaheap_core_free_fast(void *state, void *pointer, int *guard, void *bindings);
 static void *numaheap_ready_state;
+static void *malloc_miss(size_t size);
+static void free_miss(void *pointer);
 
 void numaheap_malloc_set_ready_state(void *state) {
+    // The handlers first: a leaf runs only once the state is published.
+    numaheap_malloc_miss_handler = malloc_miss;
+    numaheap_free_miss_handler = free_miss;
     __atomic_store_n(&numaheap_ready_state, state, __ATOMIC_RELEASE);
 }
 
@@ -166,21 +172,46 @@ __attribute__((noinline)) static void *reentrant_allocate(size_t size, size_t al
 __attribute__((noinline)) static void *malloc_full(size_t size);
 __attribute__((noinline)) static void free_full(void *pointer);
 
-// The leaf fast paths first; a miss, a re-entrant call or a heap not yet
-// ready takes the full path. They call nothing, so nothing they run can
-// re-enter malloc; the guard is still set around them for a signal handler
-// that calls malloc or free while this thread is inside one (not
-// async-signal-safe, but glibc programs do it): the handler then gets the
-// bootstrap area, or its free is left alone (a small leak), instead of racing the thread's
-// own bin. The guard is a plain thread-local store; the calls are opaque to
-// the compiler, so the stores stay around them.
+// The leaf fast paths first, tail-called: a miss, a re-entrant call or a
+// heap not yet ready takes the full path. The leaves call nothing but their
+// miss handler, so nothing they run can re-enter malloc; the guard is still
+// set around them for a signal handler that calls malloc or free while this
+// thread is inside one (not async-signal-safe, but glibc programs do it): the
+// handler then gets the bootstrap area, or its free is left alone (a small
+// leak), instead of racing the thread's own bin. The leaf clears the guard
+// itself on a hit (a release store, after its writes to the bin) and
+// tail-calls the miss handler, guard still set, on a miss — so the exported
+// function ends in a jump and keeps nothing in a register across a call.
+__attribute__((noinline)) static void *malloc_miss(size_t size) {  // guard set by the caller of the leaf
+    leave();
+    return malloc_full(size);
+}
+
+__attribute__((noinline)) static void free_miss(void *pointer) {
+    leave();
+    free_full(pointer);
+}
+
+// A reclaim in progress (the flag seen after the guard was set): wait for it
+// out of line, then the leaf, so that the fast path keeps nothing across a call.
+__attribute__((noinline)) static void *malloc_after_reclaim(void *state, size_t size) {
+    wait_for_reclaim();
+    return numaheap_core_malloc_fast(state, size, &numaheap_malloc_depth, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
+}
+
+__attribute__((noinline)) static void free_after_reclaim(void *state, void *pointer) {
+    wait_for_reclaim();
+    numaheap_core_free_fast(state, pointer, &numaheap_malloc_depth, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
+}
+
 static inline void *malloc_impl(size_t size) {
     void *state = ready_state();
     if (__builtin_expect(state != NULL && !inside(), 1)) {
-        enter();
-        void *p = numaheap_core_malloc_fast(state, size, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
-        leave();
-        if (__builtin_expect(p != NULL, 1)) return p;
+        numaheap_malloc_depth = 1;
+        __asm__ volatile("" ::: "memory");  // the flag is read after the guard is set (enter())
+        if (__builtin_expect(__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_RELAXED), 0))
+            return malloc_after_reclaim(state, size);
+        return numaheap_core_malloc_fast(state, size, &numaheap_malloc_depth, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
     }
     return malloc_full(size);
 }
@@ -188,10 +219,14 @@ static inline void *malloc_impl(size_t size) {
 static inline void free_impl(void *pointer) {
     void *state = ready_state();
     if (__builtin_expect(state != NULL && !inside(), 1)) {
-        enter();
-        bool done = numaheap_core_free_fast(state, pointer, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
-        leave();
-        if (__builtin_expect(done, 1)) return;
+        numaheap_malloc_depth = 1;
+        __asm__ volatile("" ::: "memory");
+        if (__builtin_expect(__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_RELAXED), 0)) {
+            free_after_reclaim(state, pointer);
+            return;
+        }
+        numaheap_core_free_fast(state, pointer, &numaheap_malloc_depth, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
+        return;
     }
     free_full(pointer);
 }

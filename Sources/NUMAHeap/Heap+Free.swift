@@ -74,7 +74,7 @@ extension HeapCore {
         #if NUMAHEAP_UNCHECKED
         guard _fastPath(bin.pointee.count < bin.pointee.limit
                         && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0) else { return false }
-        let key: UInt = 0
+        let key = FreeListKeys(link: 0, seal: 0)
         #else
         let index = span.pointee.objectIndex(of: address)
         let key = state.pointee.objectKey

@@ -45,7 +45,7 @@ struct HeapState: ~Copyable {
     let sizeClassLookup: UnsafeMutablePointer<UInt8>
     /// The key of the free mark and of the bins' encoded links
     /// (``ThreadObjectCache``): random per heap, odd.
-    let objectKey: UInt
+    let objectKey: FreeListKeys
     /// Blocks a thread's bin may hold, per size class (``ThreadObjectCache/limit(sizeClass:checks:)``).
     let objectLimits: UnsafeMutablePointer<Int32>
 
@@ -185,7 +185,7 @@ extension HeapState {
             placement: placement,
             emptySpan: empty,
             sizeClassLookup: lookup,
-            objectKey: ThreadObjectCache.makeKey(salt: UInt(bitPattern: base)),
+            objectKey: ThreadObjectCache.makeKeys(salt: UInt(bitPattern: base)),
             objectLimits: limits,
             cacheLock: RawLock(initializingAt: lockStorage()),
             retiredCounters: (base + countersOffset).bindMemory(to: Int.self, capacity: 2 * sizeClassCount),

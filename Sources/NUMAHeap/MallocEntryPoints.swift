@@ -1,3 +1,6 @@
+import CPlatform
+import Platform
+import Synchronization
 /// C-callable fast paths for the malloc library (Sources/CNUMAHeapMalloc):
 /// its `malloc` and `free` call these directly, so one call separates a C
 /// program's `malloc` from the heap's inlined fast path (through the Swift
@@ -32,27 +35,39 @@ public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: Unsa
     HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer, threadBindings: threadBindings)
 }
 
-/// The leaf fast path of `malloc(size)` (``HeapCore/allocateFast(byteCount:threadBindings:)``):
-/// a block, or nil when the request needs anything more — the C side then
-/// takes its full path, ``numaheap_core_malloc(_:_:_:)``. Runs nothing that
-/// could call `malloc`; the C side still sets its re-entrancy guard around it,
-/// for signal handlers that call malloc.
+/// The leaf fast path of `malloc(size)` (``HeapCore/allocateFast(byteCount:threadBindings:)``),
+/// which the C `malloc` tail-calls with its re-entrancy guard set (so a
+/// signal handler's malloc does not race the thread's bin): on a hit it
+/// clears the guard (`guardWord`, a release store: after every write to the
+/// bin) and returns the block; on a miss it touches nothing and tail-calls
+/// the library's full path (`numaheap_malloc_miss`, which steps out
+/// of the guard). It calls nothing else and runs nothing that could call `malloc`.
 @_cdecl("numaheap_core_malloc_fast") @inline(__always)
 public func numaheap_core_malloc_fast(_ state: UnsafeMutableRawPointer, _ size: Int,
+                                      _ guardWord: UnsafeMutableRawPointer,
                                       _ threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).allocateFast(byteCount: size, threadBindings: threadBindings)
+    if let block = HeapCore(state: state.assumingMemoryBound(to: HeapState.self))
+        .allocateFast(byteCount: size, threadBindings: threadBindings) {
+        guardWord.assumingMemoryBound(to: Atomic<Int32>.self).pointee.store(0, ordering: .releasing)
+        return block
+    }
+    return numaheap_malloc_miss(size)
 }
 
-/// The leaf fast path of `free(pointer)` (``HeapCore/deallocateFast(_:threadBindings:)``):
-/// true when the block went on the thread's bin; false, touching nothing,
-/// otherwise (`NULL` and foreign pointers included) — the C side then takes
-/// its full `free`. Runs nothing that could call `malloc` (guarded like the
-/// allocation leaf).
+/// The leaf fast path of `free(pointer)` (``HeapCore/deallocateFast(_:threadBindings:)``),
+/// tail-called like the allocation leaf: when the block goes on the thread's
+/// bin it clears the guard and returns; otherwise (`NULL` and foreign
+/// pointers included) it touches nothing and tail-calls `numaheap_free_miss`.
 @_cdecl("numaheap_core_free_fast") @inline(__always)
 public func numaheap_core_free_fast(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer?,
-                                    _ threadBindings: UnsafeMutableRawPointer?) -> Bool {
-    guard let pointer else { return false }
-    return HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateFast(pointer, threadBindings: threadBindings)
+                                    _ guardWord: UnsafeMutableRawPointer,
+                                    _ threadBindings: UnsafeMutableRawPointer?) {
+    if let pointer, HeapCore(state: state.assumingMemoryBound(to: HeapState.self))
+        .deallocateFast(pointer, threadBindings: threadBindings) {
+        guardWord.assumingMemoryBound(to: Atomic<Int32>.self).pointee.store(0, ordering: .releasing)
+        return
+    }
+    numaheap_free_miss(pointer)
 }
 
 extension HeapCore {

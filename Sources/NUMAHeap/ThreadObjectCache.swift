@@ -55,6 +55,14 @@ import SpanCore
 /// 128, at least one), so a thread holds at most 1.68 MiB of freed blocks
 /// across all 65 binned classes of the default table (the sum of
 /// `min(128, max(1, 32 KiB / size)) × size`). The 8-byte class is never binned: it has no room for the key.
+/// The two per-heap random keys of the bins (``ThreadObjectCache``): the
+/// link is stored XORed with `link`; the free mark is the first word XORed
+/// with `seal`. Both odd. Read together from ``HeapState/objectKey``.
+struct FreeListKeys {
+    let link: UInt
+    let seal: UInt
+}
+
 enum ThreadObjectCache {
     /// Bytes of blocks one bin may hold.
     static var binBytes: Int { 32 << 10 }
@@ -75,20 +83,20 @@ enum ThreadObjectCache {
         state.pointee.placement.selection == .interleave ? ~0 : 1 << UInt64(node & 63)
     }
 
-    /// A per-heap random key: the kernel's AT_RANDOM bytes (``ProcessRandom``), the clock and
-    /// `salt` mixed by splitmix64; odd, so never an address the heap hands out.
-    static func makeKey(salt: UInt) -> UInt {
+    /// A heap's random keys: the kernel's AT_RANDOM bytes (``ProcessRandom``), the clock and
+    /// `salt` mixed by splitmix64.
+    static func makeKeys(salt: UInt) -> FreeListKeys {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         var mix = SplitMix64(seed: UInt64(salt) ^ ProcessRandom.seed ^ UInt64(truncatingIfNeeded: now.tv_nsec))
-        let x = mix.next()
-        return UInt(x) | 1
+        let link = UInt(mix.next()) | 1
+        return FreeListKeys(link: link, seal: UInt(mix.next()) | 1)
     }
 
     /// Nil when the block at `address`, object `index` of `span`, may enter a
     /// bin: allocated, not freed through the span, not freed before (the mark).
     @inline(__always)
-    static func refusal(_ span: SpanRef, _ index: Int, _ address: UInt, key: UInt,
+    static func refusal(_ span: SpanRef, _ index: Int, _ address: UInt, key: FreeListKeys,
                         cache: UnsafeMutablePointer<ThreadCache>) -> FreeRefusal? {
         if let refusal = spanRefusal(span, index, cache: cache) { return refusal }
         if _slowPath(isMarkedFree(address, key: key)) { return .alreadyFreed }
@@ -117,17 +125,17 @@ enum ThreadObjectCache {
     }
 
     /// The second word of a freed block whose first word is `first`: `first`
-    /// XORed with the key's halves swapped (a different word from the link's
-    /// key, so neither word alone shows the key).
+    /// XORed with the seal key (not the link's key, so neither word alone,
+    /// nor the two together, show the link's key).
     @inline(__always)
-    static func seal(_ first: UInt, key: UInt) -> UInt {
-        first ^ (key << 32 | key >> 32)
+    static func seal(_ first: UInt, key: FreeListKeys) -> UInt {
+        first ^ key.seal
     }
 
     /// True when the block at `address` (of a class of at least 16 bytes)
     /// carries the free mark: it was freed and not handed out since.
     @inline(__always)
-    static func isMarkedFree(_ address: UInt, key: UInt) -> Bool {
+    static func isMarkedFree(_ address: UInt, key: FreeListKeys) -> Bool {
         #if NUMAHEAP_UNCHECKED
         return false
         #else
@@ -147,12 +155,12 @@ enum ThreadObjectCache {
 
     /// Pushes a checked block on its bin: the link encoded, the mark sealed.
     @inline(__always)
-    static func push(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ address: UInt, key: UInt) {
+    static func push(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ address: UInt, key: FreeListKeys) {
         let block = UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped
         #if NUMAHEAP_UNCHECKED
         block[0] = bin.pointee.head
         #else
-        let first = bin.pointee.head ^ key
+        let first = bin.pointee.head ^ key.link
         block[0] = first
         block[1] = seal(first, key: key)
         #endif
@@ -164,7 +172,7 @@ enum ThreadObjectCache {
     /// or the block's mark is broken (a caller that cannot stop the process
     /// — the leaf fast path — leaves the block to one that can).
     @inline(__always)
-    static func peek(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: UInt) -> UnsafeMutablePointer<UInt>? {
+    static func peek(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: FreeListKeys) -> UnsafeMutablePointer<UInt>? {
         guard let block = UnsafeMutablePointer<UInt>(bitPattern: bin.pointee.head) else { return nil }
         #if !NUMAHEAP_UNCHECKED
         guard _fastPath(block[1] == seal(block[0], key: key)) else { return nil }
@@ -176,11 +184,11 @@ enum ThreadObjectCache {
     /// `clearingMark`: it is being handed out (a spill to the span keeps the mark).
     @inline(__always)
     static func unlink(_ bin: UnsafeMutablePointer<FreeObjectBin>, _ block: UnsafeMutablePointer<UInt>,
-                       key: UInt, clearingMark: Bool) {
+                       key: FreeListKeys, clearingMark: Bool) {
         #if NUMAHEAP_UNCHECKED
         bin.pointee.head = block[0]
         #else
-        bin.pointee.head = block[0] ^ key
+        bin.pointee.head = block[0] ^ key.link
         if clearingMark { block[1] = 0 }
         #endif
         bin.pointee.count &-= 1
@@ -189,7 +197,7 @@ enum ThreadObjectCache {
     /// Pops the most recently freed block of the bin, its link checked; nil
     /// when the bin is empty. `clearingMark` as for ``unlink(_:_:key:clearingMark:)``.
     @inline(__always)
-    static func pop(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: UInt, clearingMark: Bool) -> UnsafeMutableRawPointer? {
+    static func pop(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: FreeListKeys, clearingMark: Bool) -> UnsafeMutableRawPointer? {
         if bin.pointee.head == 0 { return nil }
         guard let block = peek(bin, key: key) else { corruptedFreeList(bin.pointee.head) }
         unlink(bin, block, key: key, clearingMark: clearingMark)

@@ -150,3 +150,8 @@ int numaheap_membarrier_register(void) {
 }
 
 int numaheap_membarrier(void) { return (int)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0); }
+
+void *(*numaheap_malloc_miss_handler)(size_t size);
+void (*numaheap_free_miss_handler)(void *pointer);
+void *numaheap_malloc_miss(size_t size) { return numaheap_malloc_miss_handler(size); }
+void numaheap_free_miss(void *pointer) { numaheap_free_miss_handler(pointer); }

@@ -131,6 +131,18 @@ int numaheap_name_current_thread(const char *name);
 /// Initialises that heap if no `malloc` has yet. Does not allocate.
 void *numaheap_linked_allocator_state(void);
 
+// MARK: The malloc library's miss handlers
+
+/// The full paths of the malloc library's `malloc` and `free`, which its
+/// Swift fast-path leaves tail-call on a miss (the leaves live in NUMAHeap,
+/// which cannot see the library's C code). Set once by the library before its
+/// heap becomes ready; NULL in a process without it, where no leaf runs.
+extern void *(*numaheap_malloc_miss_handler)(size_t size);
+extern void (*numaheap_free_miss_handler)(void *pointer);
+/// Calls the handler (a tail jump): what the leaves jump to.
+void *numaheap_malloc_miss(size_t size);
+void numaheap_free_miss(void *pointer);
+
 #ifdef __cplusplus
 }
 #endif

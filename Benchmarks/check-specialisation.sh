@@ -49,28 +49,12 @@ done
 
 if [ "${1:-}" = "--count" ]; then
     command -v gdb >/dev/null || { echo "gdb not found: no instruction count"; exit $status; }
-    cat > /tmp/numaheap-count.py <<PY
-import gdb
-def count(sym, skip):
-    gdb.execute("delete")
-    bp = gdb.Breakpoint("*&'" + sym + "'")
-    bp.ignore_count = skip
-    gdb.execute("continue", to_string=True)
-    ret = int(gdb.parse_and_eval("*(unsigned long*)\$sp"))
-    n = 0
-    while int(gdb.parse_and_eval("\$pc")) != ret and n < 100000:
-        gdb.execute("stepi", to_string=True)
-        n += 1
-    return n
-gdb.execute("set pagination off")
-a = count("$ALLOCATE", 300)
-d = count("$CORE_DEALLOCATE", 100)
-print("COUNT allocate(byteCount: 64) leaf (_allocateFast): %d instructions, entry to return" % a)
-print("COUNT deallocate(_:) of a 64-byte block, local free: %d instructions, entry to return" % d)
-gdb.execute("kill")
-PY
-    gdb -q -batch -ex "file $B" \
+    counts=$(COUNT_CALLS="$ALLOCATE:300:1 $CORE_DEALLOCATE:100:1" gdb -q -batch -ex "file $B" \
         -ex "set args bench --workload pairs/64 --allocator NUMAHeap --duration 0.01 --rounds 1" \
-        -ex "break main" -ex "run" -ex "source /tmp/numaheap-count.py" 2>/dev/null | grep '^COUNT' | sed 's/^COUNT /    /'
+        -ex "break main" -ex "run" -ex "source Benchmarks/count-instructions.py" 2>/dev/null | grep '^COUNT')
+    printf '    allocate(byteCount: 64) leaf (_allocateFast): %.0f instructions, entry to return\n' \
+        "$(awk -v s="$ALLOCATE" '$2 == s { print $3 }' <<<"$counts")"
+    printf '    deallocate(_:) of a 64-byte block, local free: %.0f instructions, entry to return\n' \
+        "$(awk -v s="$CORE_DEALLOCATE" '$2 == s { print $3 }' <<<"$counts")"
 fi
 exit $status

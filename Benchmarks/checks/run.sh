@@ -29,35 +29,11 @@ sizes=(16 64 256 1024)
 
 ALLOCATE='$s8NUMAHeap4HeapC13_allocateFast9byteCountSvSgSi_tF'
 DEALLOCATE='$s8NUMAHeap8HeapCoreV10deallocateyySvF'
-count() {  # binary tier size → "alloc free" mean instructions per call
-    local script
-    script=$(mktemp --suffix=.py)
-    cat >"$script" <<PY
-import gdb
-def mean(sym, skip, calls):
-    gdb.execute("delete")
-    bp = gdb.Breakpoint("*&'" + sym + "'")
-    bp.ignore_count = skip
-    total = 0
-    for _ in range(calls):
-        gdb.execute("continue", to_string=True)
-        ret = int(gdb.parse_and_eval("*(unsigned long*)\$sp"))
-        n = 0
-        while int(gdb.parse_and_eval("\$pc")) != ret and n < 1000000:
-            gdb.execute("stepi", to_string=True)
-            n += 1
-        total += n
-    return total / calls
-gdb.execute("set pagination off")
-a = mean("$ALLOCATE", 300, 64)
-d = mean("$DEALLOCATE", 100, 64)
-print("COUNT %.1f %.1f" % (a, d))
-gdb.execute("kill")
-PY
-    gdb -q -batch -ex "file $1" \
+count() {  # binary tier size → "alloc free" mean instructions per call (Benchmarks/count-instructions.py)
+    COUNT_CALLS="$ALLOCATE:300:64 $DEALLOCATE:100:64" gdb -q -batch -ex "file $1" \
         -ex "set args bench --workload pairs/$3 --sizes $3 --allocator NUMAHeap --checks $2 --duration 0.01 --rounds 1" \
-        -ex "break main" -ex "run" -ex "source $script" 2>/dev/null | sed -n 's/^COUNT //p'
-    rm -f "$script"
+        -ex "break main" -ex "run" -ex "source Benchmarks/count-instructions.py" 2>/dev/null \
+        | awk '$1 == "COUNT" { printf "%s ", $3 } END { print "" }'
 }
 
 echo "Instructions per call, entry to return (callees included), mean of 64 warm calls:"

@@ -38,11 +38,14 @@ import SpanCore
 ///   makes the heap hand out, or write through, a value the program chose.
 ///   The link is stored XORed with the key, so reading a freed block does not
 ///   show a heap address.
-/// - A block enters a bin only after the checks the span's bits would make:
-///   it is allocated (`index < freeindex` or its alloc bit) and not freed
-///   through the span (no remote-free bit, and no local-free bit when the
-///   calling thread owns the span — only the owner reads or writes those), so
-///   every misuse report stays exact.
+/// - A block enters a bin through the fast free after the standard tier's
+///   checks (span in use, object base, below `nelems`, no mark), through
+///   the slow free after the span's bits too (allocated, no remote-free bit,
+///   no local-free bit when the calling thread owns the span — only the
+///   owner reads or writes those). Every freed block of a binned class
+///   carries the mark — binned, spilled, or sent home from another node —
+///   so the fast free's mark check sees a second free wherever the first
+///   left the block.
 /// - Only blocks of spans on a node in the cache's ``ThreadCache/objectNodes``
 ///   enter its bins — the node it allocates from (any node under
 ///   `.interleave`) — so a cross-node free still sends the block home.
@@ -144,6 +147,16 @@ enum ThreadObjectCache {
         #endif
     }
 
+    /// Marks a block freed through its span, not a bin (the link word is
+    /// whatever it holds; the mark binds it).
+    @inline(__always)
+    static func setMark(_ address: UInt, key: FreeListKeys) {
+        #if !NUMAHEAP_UNCHECKED
+        let block = UnsafeMutablePointer<UInt>(bitPattern: address).unsafelyUnwrapped
+        block[1] = seal(block[0], key: key)
+        #endif
+    }
+
     /// Clears the free mark of a block a span hands out (classes of at least
     /// 16 bytes; the 8-byte class, class 1, has no second word and is never binned).
     @inline(__always)
@@ -225,11 +238,19 @@ extension HeapCore {
             freeThroughSpan(span, index: index, address: address, cache: cache)  // The 8-byte class.
             return
         }
+        let key = state.pointee.objectKey
         if cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 == 0 {
-            freeRemote(span, index: index, address: address)  // Another node's block goes home.
+            // Another node's block goes home — checked like a binned one (a
+            // thread of its node may have binned it: the mark) and marked
+            // before its remote-free bit is published, since a second free
+            // on the fast path reads no span bits, only the mark.
+            if let refusal = ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) {
+                HeapCore.refused(refusal, address, span, "deallocate")
+            }
+            ThreadObjectCache.setMark(address, key: key)
+            freeRemote(span, index: index, address: address)
             return
         }
-        let key = state.pointee.objectKey
         if let refusal = ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) {
             HeapCore.refused(refusal, address, span, "deallocate")
         }

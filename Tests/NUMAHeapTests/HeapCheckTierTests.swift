@@ -219,6 +219,50 @@ import Testing
         #expect(text.contains("reallocate(0x") && text.contains("block of size 256"))
     }
 
+    // MARK: A double free across nodes
+
+    /// A 64-byte block of node 1 (splitTopology: CPU 0) freed twice, once by
+    /// a thread of its node (the fast path: onto its bin) and once by a
+    /// thread of node 0 (CPU 1: sent home through the remote-free protocol),
+    /// in either order; then 5000 allocations, which would hand it out twice
+    /// if the second free had been taken.
+    static func crossNodeDoubleFree(remoteFirst: Bool) throws {
+        pinCurrentThread(toCPU: 0)
+        let heap = try Heap(configuration: HeapConfiguration(scavenging: .disabled), topology: splitTopology)
+        let p = try heap.allocate(byteCount: 64)
+        precondition(heap.node(of: p) == 1, "the block is not on node 1")
+        announce(p)
+        let block = SendablePointer(p: p)
+        if remoteFirst {
+            onThread(pinnedTo: 1) { heap.deallocate(block.p) }
+            heap.deallocate(p)
+        } else {
+            heap.deallocate(p)
+            onThread(pinnedTo: 1) { heap.deallocate(block.p) }
+        }
+        var seen = Set<UnsafeMutableRawPointer>()
+        for _ in 0..<5000 {
+            let q = try heap.allocate(byteCount: 64)
+            precondition(seen.insert(q).inserted, "a block handed out twice")
+        }
+    }
+
+    @Test(.enabled(if: onlineCPUs >= 2, "needs a CPU for each of the two nodes"))
+    func standardStopsADoubleFreeSentHomeFromAnotherNodeFirst() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardOutputContent, \.standardErrorContent]) {
+            try HeapCheckTierTests.crossNodeDoubleFree(remoteFirst: true)
+        }
+        #expect(Self.report(r).contains("double free of a block of size 64"))
+    }
+
+    @Test(.enabled(if: onlineCPUs >= 2, "needs a CPU for each of the two nodes"))
+    func standardStopsADoubleFreeSentHomeFromAnotherNodeSecond() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardOutputContent, \.standardErrorContent]) {
+            try HeapCheckTierTests.crossNodeDoubleFree(remoteFirst: false)
+        }
+        #expect(Self.report(r).contains("double free of a block of size 64"))
+    }
+
     // MARK: Use after free: a write over a freed block's first 16 bytes
 
     /// Frees a 64-byte block, writes over its first 16 bytes (use after free)

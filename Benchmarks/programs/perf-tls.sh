@@ -34,17 +34,9 @@ py=$(command -v /usr/bin/python3 || command -v python3)
 server_bin=${BENCH_SERVER_BIN:-$(swift build -c release --package-path "${BENCH_SERVER_DIR:-${TMPDIR:-/tmp}/numaheap-bench-server}" --show-bin-path 2>/dev/null)/bench-server}
 [ -x "$server_bin" ] || { echo "perf-tls.sh: no server at $server_bin: run Benchmarks/programs/run.sh first" >&2; exit 1; }
 
-# The allocators, named and found as Benchmarks/malloc/allocators.sh does.
-lib=$(realpath "${NUMAHEAP_MALLOC_LIB:-.build-malloc/release/libNUMAHeapMalloc.so}")
-[ -f "$lib" ] || { echo "perf-tls.sh: no libNUMAHeapMalloc.so at $lib" >&2; exit 1; }
-names=(glibc NUMAHeap)
-preload=("" "$lib")
-for candidate in jemalloc:libjemalloc.so.2 TCMalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
-    name=${candidate%%:*} so=${candidate#*:}
-    path=$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so { print $NF; exit }')
-    if [ -z "$path" ] && [ -n "${BENCH_LIB_DIR:-}" ] && [ -f "$BENCH_LIB_DIR/$so" ]; then path=$(realpath "$BENCH_LIB_DIR/$so"); fi
-    if [ -n "$path" ]; then names+=("$name"); preload+=("$path"); fi
-done
+# The allocators (Benchmarks/malloc/peers.sh).
+peers_caller=perf-tls.sh
+source Benchmarks/malloc/peers.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/numaheap-perf-tls.XXXXXX")
 server_pid=

@@ -61,22 +61,14 @@ for tool in perl sqlite3 python3 wrk curl taskset nm swift swiftc; do
 done
 py=$(command -v /usr/bin/python3 || command -v python3)   # Debian's, not a pyenv shim (a shell script)
 
-# --- Allocators: names and LD_PRELOAD values, as Benchmarks/malloc/allocators.sh -------
+# --- Allocators: names and LD_PRELOAD values (Benchmarks/malloc/peers.sh) ---------------
 if [ -z "${NUMAHEAP_MALLOC_LIB:-}" ]; then
     echo "building libNUMAHeapMalloc.so (release, cross-module optimisation)" >&2
     swift build -c release --product NUMAHeapMalloc --scratch-path .build-malloc \
         -Xswiftc -cross-module-optimization 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2
 fi
-lib=$(realpath "${NUMAHEAP_MALLOC_LIB:-.build-malloc/release/libNUMAHeapMalloc.so}")
-[ -f "$lib" ] || { echo "run.sh: no libNUMAHeapMalloc.so at $lib" >&2; exit 1; }
-names=(glibc NUMAHeap)
-preload=("" "$lib")
-for candidate in jemalloc:libjemalloc.so.2 TCMalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
-    name=${candidate%%:*} so=${candidate#*:}
-    path=$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so { print $NF; exit }')
-    if [ -z "$path" ] && [ -n "${BENCH_LIB_DIR:-}" ] && [ -f "$BENCH_LIB_DIR/$so" ]; then path=$(realpath "$BENCH_LIB_DIR/$so"); fi
-    if [ -n "$path" ]; then names+=("$name"); preload+=("$path"); else echo "($name not installed: skipped)" >&2; fi
-done
+peers_caller=run.sh
+source Benchmarks/malloc/peers.sh
 
 # --- The Swift programs: Benchmarks/linked's workload, and the server built outside ----
 echo "building Benchmarks/linked (workload-plain) and the Hummingbird server (release)" >&2

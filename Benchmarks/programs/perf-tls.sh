@@ -38,21 +38,14 @@ server_bin=${BENCH_SERVER_BIN:-$(swift build -c release --package-path "${BENCH_
 peers_caller=perf-tls.sh
 source Benchmarks/malloc/peers.sh
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/numaheap-perf-tls.XXXXXX")
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+work_prefix=numaheap-perf-tls
+source Benchmarks/programs/server-control.sh
 : >"$work/runs"
 
 for a in $(seq "$alternations"); do
     for i in "${!names[@]}"; do
         name=${names[$i]}
-        LD_PRELOAD=${preload[$i]} taskset -c 0 "$server_bin" "$port" >"$work/server.log" 2>&1 &
-        server_pid=$!
-        for ((t = 0; t < 300; t++)); do curl -sf -o /dev/null "http://127.0.0.1:$port/json" && break; sleep 0.1; done
+        server_start "$server_bin" "${preload[$i]}"
         # The TLS generation and each thread's dtv[0].counter (once per allocator).
         if [ "$a" = 1 ] && command -v gdb >/dev/null; then
             taskset -c 1 wrk -t1 -c8 -d1s "http://127.0.0.1:$port/json" >/dev/null   # start every thread first
@@ -66,8 +59,7 @@ for a in $(seq "$alternations"); do
         sleep 0.3
         taskset -c 1 wrk -t1 -c32 -d"$wrk_duration" "http://127.0.0.1:$port/json" >"$work/wrk.out"
         kill -INT "$perf_pid"; wait "$perf_pid" || true
-        kill "$server_pid"; wait "$server_pid" || true
-        server_pid=
+        server_stop
         requests=$(awk '/requests in/ { print $1 }' "$work/wrk.out")
         perf script -i "$work/perf.data" -F period,ip,sym,symoff,dso 2>/dev/null \
             | "$py" -c '

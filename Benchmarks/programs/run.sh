@@ -82,13 +82,8 @@ cp -R "$here/server/Package.swift" "$here/server/Sources" "$server_dir/"
 swift build -c release --package-path "$server_dir" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2
 server_bin=$(swift build -c release --package-path "$server_dir" --show-bin-path)/bench-server
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/numaheap-programs.XXXXXX")
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+work_prefix=numaheap-programs
+source "$here/server-control.sh"
 "$py" "$here/generate-swift.py" 150 "$work/typecheck.swift"
 "$py" "$here/generate-swift.py" 10 "$work/optimise.swift"
 results=${BENCH_RAW:-$work/results}
@@ -136,17 +131,11 @@ run_program() {
 # --- One run of the server: start, check the bodies, wrk, stop ------------------------
 canonical_json() { "$py" -c 'import json, sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))'; }
 run_server() {  # NAME ROUTE PRELOAD
-    local name=$1 route=$2 pre=$3 w=server-$2 i body rps
+    local name=$1 route=$2 pre=$3 w=server-$2 body rps
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         echo "run.sh: port $port is already in use (set BENCH_PORT)" >&2; exit 1
     fi
-    LD_PRELOAD=$pre taskset -c 0 "$server_bin" "$port" >"$work/server.log" 2>&1 &
-    server_pid=$!
-    for ((i = 0; i < 300; i++)); do   # wait for the port (30 s at most)
-        curl -sf -o /dev/null "http://127.0.0.1:$port/plaintext" && break
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    server_start "$server_bin" "$pre"
     # The bodies: /plaintext's text, /json's 40 objects (keys sorted: the encoder's order varies).
     body=$( { curl -sf "http://127.0.0.1:$port/plaintext"; echo; curl -sf "http://127.0.0.1:$port/json" | canonical_json; } 2>&1) || body="(no answer) $body"
     if [ ! -f "$work/ref.server" ] && [ "$name" = glibc ]; then printf '%s\n' "$body" >"$work/ref.server"; fi
@@ -166,12 +155,9 @@ run_server() {  # NAME ROUTE PRELOAD
             echo "$name $w rps $rps" >>"$results"
         fi
     fi
-    kill "$server_pid" 2>/dev/null || true   # SIGTERM: Hummingbird shuts down gracefully
-    local status=0
-    wait "$server_pid" || status=$?
-    server_pid=
-    if [ "$status" -ne 0 ] && [ "$status" -ne 143 ]; then
-        echo "(server under $name exited with status $status after SIGTERM)" >&2
+    server_stop
+    if [ "$server_status" -ne 0 ] && [ "$server_status" -ne 143 ]; then
+        echo "(server under $name exited with status $server_status after SIGTERM)" >&2
     fi
 }
 

@@ -65,7 +65,8 @@ void *numaheap_core_malloc(void *state, size_t size, void *bindings);
 bool numaheap_core_free(void *state, void *pointer, void *bindings);
 // Leaf fast paths (MallocEntryPoints.swift): a bin pop or span bit, a
 // checked bin push; on a hit they clear `*guard`, on a miss they tail-call
-// numaheap_malloc_miss_handler / numaheap_free_miss_handler (below), guard set.
+// CPlatform's numaheap_malloc_miss / numaheap_free_miss, which call the
+// handlers set below (malloc_miss, free_miss), guard still set.
 void *numaheap_core_malloc_fast(void *state, size_t size, int *guard, void *bindings);
 void numaheap_core_free_fast(void *state, void *pointer, int *guard, void *bindings);
 static void *numaheap_ready_state;
@@ -107,11 +108,17 @@ __attribute__((noinline)) static void wait_for_reclaim(void) {
     __asm__ volatile("" ::: "memory");
 }
 
-/// Sets the guard, then makes sure the scavenger is not emptying this thread's cache.
-static inline __attribute__((always_inline)) void enter(void) {
+/// Sets the guard and answers whether the scavenger is emptying this thread's
+/// cache (then the caller waits, out of line: wait_for_reclaim).
+static inline __attribute__((always_inline)) bool enter_sees_reclaim(void) {
     numaheap_malloc_depth = 1;
     __asm__ volatile("" ::: "memory");  // the flag is read after the guard is set
-    if (__builtin_expect(__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_RELAXED), 0)) wait_for_reclaim();
+    return __builtin_expect(__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_RELAXED), 0);
+}
+
+/// Sets the guard, then makes sure the scavenger is not emptying this thread's cache.
+static inline __attribute__((always_inline)) void enter(void) {
+    if (enter_sees_reclaim()) wait_for_reclaim();
 }
 
 static inline __attribute__((always_inline)) void leave(void) {
@@ -207,10 +214,7 @@ __attribute__((noinline)) static void free_after_reclaim(void *state, void *poin
 static inline void *malloc_impl(size_t size) {
     void *state = ready_state();
     if (__builtin_expect(state != NULL && !inside(), 1)) {
-        numaheap_malloc_depth = 1;
-        __asm__ volatile("" ::: "memory");  // the flag is read after the guard is set (enter())
-        if (__builtin_expect(__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_RELAXED), 0))
-            return malloc_after_reclaim(state, size);
+        if (enter_sees_reclaim()) return malloc_after_reclaim(state, size);
         return numaheap_core_malloc_fast(state, size, &numaheap_malloc_depth, numaheap_tls_get(NUMAHEAP_TLS_CACHE));
     }
     return malloc_full(size);
@@ -219,9 +223,7 @@ static inline void *malloc_impl(size_t size) {
 static inline void free_impl(void *pointer) {
     void *state = ready_state();
     if (__builtin_expect(state != NULL && !inside(), 1)) {
-        numaheap_malloc_depth = 1;
-        __asm__ volatile("" ::: "memory");
-        if (__builtin_expect(__atomic_load_n(&numaheap_malloc_reclaim, __ATOMIC_RELAXED), 0)) {
+        if (enter_sees_reclaim()) {
             free_after_reclaim(state, pointer);
             return;
         }

@@ -23,21 +23,7 @@ extension HeapCore {
               let cache = HeapState.boundCache(state, threadBindings: threadBindings) else { return nil }
         // Row 129: the 16-byte-aligned classes (see allocate(byteCount:alignment:zeroed:threadBindings:)).
         let sizeClass = Int(state.pointee.sizeClassLookup[129 &+ Int(truncatingIfNeeded: (size &+ 7) >> 3)])
-        // cachedBlock(sizeClass:zeroed:cache:) without its stop on a broken
-        // mark: such a bin is left to the full path, which names the block.
-        let bin = ThreadCache.bins(cache) + sizeClass
-        if bin.pointee.head != 0 {
-            let key = state.pointee.objectKey
-            guard let block = ThreadObjectCache.peek(bin, key: key) else { return nil }
-            ThreadObjectCache.unlink(bin, block, key: key, clearingMark: true)
-            ThreadCache.count(cache.pointee.mallocs + sizeClass)
-            return UnsafeMutableRawPointer(block)
-        }
-        let span = cache.pointee.spans[SpanClass(sizeClass: sizeClass, noscan: true).index]
-        guard let address = span.pointee.nextFreeFast() else { return nil }
-        ThreadObjectCache.clearMark(address, sizeClass: sizeClass)
-        ThreadCache.count(cache.pointee.mallocs + sizeClass)
-        return UnsafeMutableRawPointer(bitPattern: address).unsafelyUnwrapped
+        return cachedBlock(sizeClass: sizeClass, zeroed: false, cache: cache, inLeaf: true)
     }
 
     /// Frees `pointer` onto the calling thread's bin when the fast path of

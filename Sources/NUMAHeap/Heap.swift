@@ -262,14 +262,26 @@ extension HeapCore {
     /// recently freed block of the class first (ThreadObjectCache), then its
     /// span's `allocCache` — counted, and zeroed when asked and needed; nil
     /// when both are empty (then ``refill(cache:spanClass:zeroed:)``). Calls
-    /// nothing unless zeroing.
+    /// nothing unless zeroing or reporting.
+    ///
+    /// `inLeaf`: the caller is the leaf ``allocateFast(byteCount:threadBindings:)``,
+    /// which may call nothing, so a bin whose first block's mark is broken
+    /// answers nil and is left to the full path, which stops the process
+    /// naming the block (``ThreadObjectCache/corruptedFreeList(_:)``).
     @inline(__always)
-    func cachedBlock(sizeClass: Int, zeroed: Bool, cache: UnsafeMutablePointer<ThreadCache>) -> UnsafeMutableRawPointer? {
-        if let block = ThreadObjectCache.pop(ThreadCache.bins(cache) + sizeClass, key: state.pointee.objectKey,
-                                             clearingMark: true) {
+    func cachedBlock(sizeClass: Int, zeroed: Bool, cache: UnsafeMutablePointer<ThreadCache>,
+                     inLeaf: Bool = false) -> UnsafeMutableRawPointer? {
+        let bin = ThreadCache.bins(cache) + sizeClass
+        if bin.pointee.head != 0 {
+            let key = state.pointee.objectKey
+            guard let block = ThreadObjectCache.peek(bin, key: key) else {
+                if inLeaf { return nil }
+                ThreadObjectCache.corruptedFreeList(bin.pointee.head)
+            }
+            ThreadObjectCache.unlink(bin, block, key: key, clearingMark: true)
             ThreadCache.count(cache.pointee.mallocs + sizeClass)
-            if zeroed { zeroBinned(block, sizeClass: sizeClass) }
-            return block
+            if zeroed { zeroBinned(UnsafeMutableRawPointer(block), sizeClass: sizeClass) }
+            return UnsafeMutableRawPointer(block)
         }
         let span = cache.pointee.spans[SpanClass(sizeClass: sizeClass, noscan: true).index]
         guard let address = span.pointee.nextFreeFast() else { return nil }

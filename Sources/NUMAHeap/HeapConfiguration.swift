@@ -48,10 +48,10 @@ public struct HeapConfiguration: Sendable, Equatable {
         case never
     }
 
-    /// How much the heap checks the pointers it is given (Docs/Heap.md, "Checks").
+    /// How much the heap checks the pointers it is given (Docs/Checks.md).
     /// Every misuse a tier catches stops the process with a message naming the
     /// address and the reason; nothing is corrupted first.
-    public enum Checks: Sendable, Equatable {
+    public enum Checks: String, Sendable, Equatable, CaseIterable {
         /// Foreign, interior and freed-span pointers, a double free of a block
         /// whose first 16 bytes the program left alone since the first free
         /// (the free mark), and free-list links sealed and checked before use.

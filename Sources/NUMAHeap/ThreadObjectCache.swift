@@ -4,6 +4,14 @@ import Glibc
 import Platform
 import SpanCore
 
+/// The two per-heap random keys of the bins (``ThreadObjectCache``): the
+/// link is stored XORed with `link`; the free mark is the first word XORed
+/// with `seal`. Both odd. Read together from ``HeapState/objectKey``.
+struct FreeListKeys {
+    let link: UInt
+    let seal: UInt
+}
+
 /// Each thread's bins of freed small blocks, one per size class, in front of
 /// the spans (TCMalloc's per-thread free lists, glibc's tcache): a free pushes
 /// the block on the calling thread's bin, an allocation of the class pops it.
@@ -57,15 +65,7 @@ import SpanCore
 /// Size: at most ``binBytes`` per class and ``maxObjects`` blocks (32 KiB,
 /// 128, at least one), so a thread holds at most 1.68 MiB of freed blocks
 /// across all 65 binned classes of the default table (the sum of
-/// `min(128, max(1, 32 KiB / size)) × size`). The 8-byte class is never binned: it has no room for the key.
-/// The two per-heap random keys of the bins (``ThreadObjectCache``): the
-/// link is stored XORed with `link`; the free mark is the first word XORed
-/// with `seal`. Both odd. Read together from ``HeapState/objectKey``.
-struct FreeListKeys {
-    let link: UInt
-    let seal: UInt
-}
-
+/// `min(128, max(1, 32 KiB / size)) × size`). The 8-byte class is never binned: it has no room for the mark.
 enum ThreadObjectCache {
     /// Bytes of blocks one bin may hold.
     static var binBytes: Int { 32 << 10 }
@@ -207,13 +207,13 @@ enum ThreadObjectCache {
         bin.pointee.count &-= 1
     }
 
-    /// Pops the most recently freed block of the bin, its link checked; nil
-    /// when the bin is empty. `clearingMark` as for ``unlink(_:_:key:clearingMark:)``.
+    /// Pops the most recently freed block of the bin to return it to its span
+    /// (a spill): its link checked, its mark kept; nil when the bin is empty.
     @inline(__always)
-    static func pop(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: FreeListKeys, clearingMark: Bool) -> UnsafeMutableRawPointer? {
+    static func popForSpan(_ bin: UnsafeMutablePointer<FreeObjectBin>, key: FreeListKeys) -> UnsafeMutableRawPointer? {
         if bin.pointee.head == 0 { return nil }
         guard let block = peek(bin, key: key) else { corruptedFreeList(bin.pointee.head) }
-        unlink(bin, block, key: key, clearingMark: clearingMark)
+        unlink(bin, block, key: key, clearingMark: false)
         return UnsafeMutableRawPointer(block)
     }
 
@@ -267,7 +267,7 @@ extension HeapCore {
     func returnObjects(_ bin: UnsafeMutablePointer<FreeObjectBin>, keeping: Int, cache: UnsafeMutablePointer<ThreadCache>,
                        holdingClaim: Bool = false) {
         let key = state.pointee.objectKey
-        while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.pop(bin, key: key, clearingMark: false) {
+        while Int(bin.pointee.count) > keeping, let block = ThreadObjectCache.popForSpan(bin, key: key) {
             let address = UInt(bitPattern: block)
             guard let raw = state.pointee.arenas.spanOf(address) else { HeapCore.notOurs(address, "deallocate") }
             let span = raw.assumingMemoryBound(to: Span.self)

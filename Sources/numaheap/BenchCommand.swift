@@ -63,7 +63,7 @@ struct BenchCommand: ParsableCommand {
     var allocators: [String] = []
 
     @Option(help: "NUMAHeap's check tier: standard (the default) or full (HeapConfiguration.checks).")
-    var checks: CheckTier = .standard
+    var checks: HeapConfiguration.Checks = .standard
 
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
@@ -180,7 +180,7 @@ struct BenchCommand: ParsableCommand {
         if loaded.contains(where: { $0.kind == .numaheap }) {
             for node in nodes {
                 do { heaps[node.number] = try Heap(configuration: HeapConfiguration(numaPolicy: .bind(node: node.number),
-                                                                                  checks: checks.heapChecks)) } catch {
+                                                                                  checks: checks)) } catch {
                     benchFailure("NUMAHeap: cannot create a heap bound to node \(node.number): \(error)")
                 }
             }
@@ -425,9 +425,5 @@ struct BenchProgress {
     }
 }
 
-/// `--checks`: the tier of NUMAHeap's heaps in the benchmark.
-enum CheckTier: String, ExpressibleByArgument, CaseIterable {
-    case standard, full
-
-    var heapChecks: HeapConfiguration.Checks { self == .full ? .full : .standard }
-}
+/// `--checks standard|full`: the tier of NUMAHeap's heaps in the benchmark.
+extension HeapConfiguration.Checks: ExpressibleByArgument {}

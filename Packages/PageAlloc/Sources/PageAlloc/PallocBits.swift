@@ -79,15 +79,30 @@ struct PallocBits {
     /// The 64-bit word holding bit `i` (Go's pages64).
     @inlinable func word(containing i: UInt) -> UInt64 { words[Int(i >> 6)] }
 
-    /// The longest run of clear bits inside `x` (free pages in one alloc word).
+    /// The longest run of clear bits inside `x` (free pages in one alloc word),
+    /// in at most 12 shift-and steps whatever the run's length. With `ones`
+    /// the free bits, `cur` keeps the bits that start a run of at least
+    /// `n + 1`; `cur & cur >> s` keeps those starting a run of at least
+    /// `n + 1 + s`, which is exact while `s ≤ n + 1` (the two runs touch or
+    /// overlap). So `s` doubles until no run is left, then halves back down.
     @inlinable static func longestZeroRun(_ x: UInt64) -> UInt {
-        var ones = ~x
-        var n: UInt = 0
-        while ones != 0 {
-            ones &= ones >> 1
-            n += 1
+        var cur = ~x
+        if cur == 0 { return 0 }
+        var n: UInt = 0, s: UInt = 1
+        while s < 64 {
+            let t = cur & cur >> UInt64(s)
+            if t == 0 { break }
+            cur = t
+            n += s
+            s <<= 1
         }
-        return n
+        s >>= 1
+        while s > 0 {
+            let t = cur & cur >> UInt64(s)
+            if t != 0 { cur = t; n += s }
+            s >>= 1
+        }
+        return n + 1
     }
 
     /// The summary of this alloc bitmap: free pages at the start, the longest

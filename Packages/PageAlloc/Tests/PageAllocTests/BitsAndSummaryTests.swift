@@ -24,6 +24,71 @@ import Testing
         #expect(n.start == 3 << 18 + 10 && n.end == 4 << 18 + 20 && n.max == 4 << 18 + 20)
     }
 
+    /// Random children (each a free prefix, a free run inside, a free suffix,
+    /// or wholly free) merged at every child size a parent below the root sees,
+    /// against the parent's pages expanded one by one.
+    @Test func mergeMatchesPageByPageRuns() {
+        var rng = SplitMix64(seed: 7)
+        for logChild in [9, 12, 15, 18] as [UInt] {
+            let childPages = UInt(1) << logChild
+            for _ in 0..<(logChild <= 12 ? 300 : 12) {
+                var raws = [UInt64](), runs = [(start: UInt, inner: (at: UInt, length: UInt), end: UInt)]()
+                for _ in 0..<8 {
+                    if rng.below(3) == 0 {
+                        raws.append(PackedSummary(start: childPages, max: childPages, end: childPages).raw)
+                        runs.append((childPages, (0, 0), 0))
+                        continue
+                    }
+                    // start + inner + end < childPages, with an allocated page between each.
+                    let start = UInt(rng.below(Int(childPages / 4)))
+                    let end = UInt(rng.below(Int(childPages / 4)))
+                    let innerAt = start + 1 + UInt(rng.below(Int(childPages / 4)))
+                    let inner = UInt(rng.below(Int(childPages - end - innerAt - 1)))
+                    raws.append(PackedSummary(start: start, max: max(start, inner, end), end: end).raw)
+                    runs.append((start, (innerAt, inner), end))
+                }
+                // Expand to pages (true = free) and scan.
+                var free = [Bool](repeating: false, count: Int(8 * childPages))
+                for (k, r) in runs.enumerated() {
+                    let base = Int(UInt(k) * childPages)
+                    if r.start == childPages { for i in 0..<Int(childPages) { free[base + i] = true }; continue }
+                    for i in 0..<Int(r.start) { free[base + i] = true }
+                    for i in 0..<Int(r.inner.length) { free[base + Int(r.inner.at) + i] = true }
+                    for i in 0..<Int(r.end) { free[base + Int(childPages) - 1 - i] = true }
+                }
+                let start = UInt(free.firstIndex(of: false) ?? free.count)
+                let end = UInt(free.count - 1 - (free.lastIndex(of: false) ?? -1))
+                var longest: UInt = 0, run: UInt = 0
+                for f in free { run = f ? run + 1 : 0; longest = max(longest, run) }
+                let m = raws.withUnsafeBufferPointer { PackedSummary.merge($0.baseAddress!, count: 8, logChildPages: logChild) }
+                #expect(m.start == start && m.max == longest && m.end == end, "children \(runs) at 2^\(logChild) pages")
+                let loop = raws.withUnsafeBufferPointer { PackedSummary.merge($0.baseAddress!, count: 7, logChildPages: logChild) }
+                let seven = Int(7 * childPages)
+                #expect(loop.start == UInt(free[..<seven].firstIndex(of: false) ?? seven), "the first 7 children")
+            }
+        }
+    }
+
+    @Test func longestZeroRunMatchesNaive() {
+        var rng = SplitMix64(seed: 11)
+        var words: [UInt64] = [0, ~0, 1, 1 << 63, 0x8000_0000_0000_0001, 0xFFFF_FFFF_0000_0000]
+        for _ in 0..<5000 {
+            // Sparse, dense and single-run words.
+            switch rng.below(3) {
+            case 0: words.append(rng.next() | rng.next())
+            case 1: words.append(rng.next() & rng.next() & rng.next())
+            default:
+                let at = UInt64(rng.below(64)), len = UInt64(rng.below(64 - Int(at)) + 1)
+                words.append(~((len == 64 ? ~0 : (1 << len) - 1) << at))
+            }
+        }
+        for x in words {
+            var naive: UInt = 0, run: UInt = 0
+            for i in 0..<UInt(64) { run = x >> i & 1 == 0 ? run + 1 : 0; naive = max(naive, run) }
+            #expect(PallocBits.longestZeroRun(x) == naive, "x \(String(x, radix: 16))")
+        }
+    }
+
     @Test func firstRunOfOnesMatchesNaive() {
         var rng = SplitMix64(seed: 42)
         for _ in 0..<2000 {

@@ -147,6 +147,15 @@ struct NodeSpanSource: SpanSource {
             ThreadHeldMemory.acquire(cache)
             defer { ThreadHeldMemory.release(cache) }
             let stash = ThreadSpanStash.of(cache)
+            // Pages of the thread's own page-cache block go straight back to
+            // it, and the record to the record stash: no lock, no summary
+            // update, and the pages serve any small span the thread makes next.
+            if stash.pointee.node == Int32(node), stash.pointee.hasRoom(forRecord: span),
+               stash.pointee.pageCache.free(base: base, pages: pages) {
+                stash.pointee.push(span, bucket: Int(span.pointee.recordBucket))
+                heap.pointee.noteSpanInUse(pages: -pages)
+                return
+            }
             if stash.pointee.freedCount > 0 && stash.pointee.freedNode != Int32(node) {
                 NodeSpanSource.returnFreedSpans(stash, state: state)
             }

@@ -186,6 +186,11 @@ extension ThreadSpanStash {
         return found
     }
 
+    /// Whether the record stash has room for `span`'s record.
+    func hasRoom(forRecord span: SpanRef) -> Bool {
+        count(Int(span.pointee.recordBucket)) < ThreadSpanStash.recordsPerBucket
+    }
+
     func count(_ bucket: Int) -> Int {
         bucket == 0 ? counts.0 : (bucket == 1 ? counts.1 : counts.2)
     }

@@ -74,6 +74,33 @@ public struct PageCache: Sendable {
         return scav << Int(pageShift)
     }
 
+    /// Gives `pages` pages from `base` back to this cache when they lie in its
+    /// block — pages its owner allocated from it, or pages of the block the
+    /// owner took from the allocator some other way (they are in use there
+    /// too) — so a thread frees its own small spans without the owner's lock
+    /// or a summary update. They come back unscavenged (freed memory is
+    /// dirty). False, changing nothing, when the run is not inside the block
+    /// (the caller frees it to the allocator).
+    /// - Precondition: the pages are allocated and none is in this cache.
+    @inlinable
+    public mutating func free(base address: UInt, pages: Int) -> Bool {
+        guard _base != 0, pages > 0, pages <= 64, address >= _base else { return false }
+        let offset = address - _base
+        guard offset & ((1 << pageShift) - 1) == 0 else { return false }
+        let i = offset >> pageShift
+        guard i + UInt(pages) <= 64 else { return false }
+        let mask = PallocBits.mask(i, UInt(pages))
+        if _slowPath(cache & mask != 0) { PageCache.doubleFree(address, pages) }
+        cache |= mask
+        return true
+    }
+
+    @usableFromInline @inline(never)
+    static func doubleFree(_ address: UInt, _ pages: Int) -> Never {
+        FatalMessage("PageAlloc: PageCache.free(base: ").hex(address).text(", pages: ").decimal(pages)
+            .text("): a page of the run is already free in the cache").crash()
+    }
+
     @usableFromInline
     mutating func allocateRun(_ n: UInt) -> (base: UInt, scavengedBytes: Int)? {
         if n > 64 { return nil }

@@ -170,7 +170,7 @@ struct Recording: PageReleaser {
         var cacheModel: [UInt64] = [0, 0]         // free bits the model expects in each cache
         var touched: [UInt] = []
         var failures = 0
-        var stats = (allocs: 0, failedAllocs: 0, frees: 0, cacheAllocs: 0, refills: 0, scavenges: 0, grows: 0, grewInPlace: 0)
+        var stats = (allocs: 0, failedAllocs: 0, frees: 0, cacheFrees: 0, cacheAllocs: 0, refills: 0, scavenges: 0, grows: 0, grewInPlace: 0)
 
         func pageOf(_ address: UInt) -> UInt { address >> 13 }
 
@@ -324,8 +324,31 @@ struct Recording: PageReleaser {
                     off = UInt(rng.below(Int(n)))
                     k = 1 + UInt(rng.below(Int(n - off)))
                 }
-                a.free(base: (page + off) << 13, pages: Int(k))
-                m.release(page + off, k)
+                // Half the time a page cache whose block holds the run takes it
+                // back (PageCache.free): the pages stay allocated in the model
+                // and become the cache's.
+                let address = (page + off) << 13
+                var intoCache = false
+                if k <= 64 && rng.below(2) == 0 {
+                    for c in 0..<2 where !intoCache {
+                        let b = caches[c].base
+                        let fits = b != 0 && address >= b && (address - b) >> 13 + k <= 64
+                        let got = caches[c].free(base: address, pages: Int(k))
+                        if got != fits {
+                            Issue.record("op \(op): cache \(c) free(base: \(address), pages: \(k)) = \(got), model \(fits)"); failures += 1
+                        }
+                        if got {
+                            let e = (address - b) >> 13
+                            cacheModel[c] |= (k == 64 ? ~0 : (1 << UInt64(k)) - 1) << UInt64(e)
+                            intoCache = true
+                            stats.cacheFrees += 1
+                        }
+                    }
+                }
+                if !intoCache {
+                    a.free(base: address, pages: Int(k))
+                    m.release(page + off, k)
+                }
                 stats.frees += 1
                 live.swapAt(i, live.count - 1)
                 live.removeLast()
@@ -364,7 +387,7 @@ struct Recording: PageReleaser {
         #expect(a.allocate(pages: 24 * 512)?.base == chunkAddress(BC))
         #expect(a.allocate(pages: 8 * 512)?.base == chunkAddress(BC + 27))
         let ops = DifferentialTests.operations
-        #expect(stats.allocs > ops * 3 / 10 && stats.frees > ops * 3 / 10 && stats.failedAllocs > 0)
+        #expect(stats.allocs > ops * 3 / 10 && stats.frees > ops * 3 / 10 && stats.failedAllocs > 0 && stats.cacheFrees > 1000)
         #expect(stats.cacheAllocs > ops / 50 && stats.refills > ops / 200 && stats.scavenges > ops / 40)
         // In-place growth is tried often and both succeeds and fails.
         #expect(stats.grows > ops / 50 && stats.grewInPlace > 0 && stats.grewInPlace < stats.grows)

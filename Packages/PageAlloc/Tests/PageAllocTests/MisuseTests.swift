@@ -180,4 +180,16 @@ func stderrText(_ result: ExitTest.Result?) -> String {
         }
         #expect(stderrText(r).contains("PageAlloc: flush: cache at 0x1000000000 holds page 0x1000000000, which is not allocated\n"))
     }
+
+    @Test func pageCacheFreeOfAPageAlreadyInTheCache() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            var a = PageAllocator()
+            a.grow(base: 0x10_0000_0000, bytes: 4 << 20)
+            var c = a.allocToCache()
+            let p = c.allocate(pages: 2)!.base
+            _ = c.free(base: p, pages: 2)
+            _ = c.free(base: p + 8192, pages: 1)
+        }
+        #expect(stderrText(r).contains("PageAlloc: PageCache.free(base: 0x1000002000, pages: 1): a page of the run is already free in the cache\n"))
+    }
 }

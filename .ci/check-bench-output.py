@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 SVG = "{http://www.w3.org/2000/svg}"
 DEFAULT_SIZES = [16, 64, 256, 1024, 8192, 100000]
 DEFAULT_WORKLOADS = ([f"pairs/{s}" for s in DEFAULT_SIZES] + [f"cross-thread/{s}" for s in DEFAULT_SIZES]
-                     + ["batch/mix"])
+                     + ["batch/*"])   # one per entry of the JSON's batch.rows
 # Every top-level key BenchReport.writeJSON writes, with its type.
 TOP_KEYS = {
     "date": str, "machine": str, "duration_s": (int, float), "seconds_per_measurement": (int, float),
@@ -108,8 +108,15 @@ def check_json(text, duration, rounds, workloads):
     for n in nodes:
         if n not in topology_nodes:
             errors.append(f"JSON: measured node {n} is not in the topology {topology_nodes}")
-    if not has_keys(report["batch"], {"objects": int, "mean_size": (int, float)}, "JSON batch", errors):
-        pass
+    batch_rows = []
+    if has_keys(report["batch"], {"objects": int, "rows": list, "mean_size": (int, float)}, "JSON batch", errors):
+        # The growth rows: a fifth, once and twice the middle row's blocks.
+        o = report["batch"]["objects"]
+        batch_rows = report["batch"]["rows"]
+        if "batch/*" in workloads and batch_rows != sorted({max(1, o // 5), o, 2 * o}):
+            errors.append(f"JSON batch: rows {batch_rows} are not a fifth, once and twice {o} live blocks")
+    workloads = [w for name in workloads
+                 for w in ([f"batch/{n}" for n in batch_rows] if name == "batch/*" else [name])]
 
     # Results: exactly one per node x workload x allocator, rows in order.
     seen = {}
@@ -341,6 +348,7 @@ def self_test(json_text, svg_text, duration, rounds, workloads):
         "a round missing": (with_report(lambda r: r["results"][0]["rounds_ns_per_pair"].pop()), svg_text),
         "a median that is not the rounds' median": (with_report(lambda r: r["results"][0].update(ns_per_pair=r["results"][0]["ns_per_pair"] * 3)), svg_text),
         "glibc missing from the allocators": (with_report(lambda r: r["allocators"].remove("glibc")), svg_text),
+        "a batch growth row missing": (with_report(lambda r: r["batch"]["rows"].pop()), svg_text),
         "a memory-access cell dropped": (with_report(lambda r: r["memory_access"]["cells"].pop()), svg_text),
         "truncated SVG": (json_text, svg_text[: len(svg_text) // 2]),
         "an HTML root instead of <svg>": (json_text, svg_text.replace("<svg ", "<html ", 1).replace("</svg>", "</html>")),

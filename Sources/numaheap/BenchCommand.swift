@@ -75,7 +75,7 @@ struct BenchCommand: ParsableCommand {
             help: "MiB of the memory-access buffer (default: 64, scaled down by --duration, at least 4).")
     var bufferMiB: Int?
 
-    @Option(help: "Live blocks in the batch workload (default: 50000, scaled down by --duration, at least 5000).")
+    @Option(help: "Live blocks in the middle batch row; the others have a fifth and twice as many (default: 50000, scaled down by --duration, at least 5000).")
     var batchObjects: Int?
 
     @Option(help: "Live blocks in the RSS workload (default: 1000000, scaled down by --duration, at least 100000).")
@@ -153,7 +153,7 @@ struct BenchCommand: ParsableCommand {
         let filters = benchSplitList(workloads).map { $0.lowercased() }
         func selected(_ name: String) -> Bool { filters.isEmpty || filters.contains { name.contains($0) || $0.hasPrefix(name) } }
         let sizes = sizeList.isEmpty ? Self.pairSizes : benchSplitList(sizeList).compactMap { Int($0) }
-        let cases = BenchCase.all(sizes: sizes, threads: threads).filter { c in
+        let cases = BenchCase.all(sizes: sizes, threads: threads, batchObjects: effectiveBatchObjects).filter { c in
             filters.isEmpty || filters.contains { c.name.lowercased().contains($0) }
         }
         let rssWanted = selected("rss")
@@ -172,8 +172,11 @@ struct BenchCommand: ParsableCommand {
         report.measurements = allocationCount + accessCount
         report.nodes = nodes
         report.topology = BenchTopologySummary(topology)
-        let plan = cases.contains { if case .batch = $0 { true } else { false } } ? BatchPlan(count: effectiveBatchObjects) : nil
-        if let plan { report.batchMeanSize = plan.meanSize }
+        // One plan per batch row (the same seed: the same size mix, longer).
+        var plans: [Int: BatchPlan] = [:]
+        for c in cases { if case .batch(let n) = c { plans[n] = BatchPlan(count: n) } }
+        report.batchCounts = plans.keys.sorted()
+        if let plan = plans[effectiveBatchObjects] ?? plans.values.first { report.batchMeanSize = plan.meanSize }
 
         // One heap per node, bound to it, alive for the whole run.
         var heaps: [Int: Heap] = [:]
@@ -196,6 +199,7 @@ struct BenchCommand: ParsableCommand {
                 }
                 var probes: [String: PlacementFigures] = [:]
                 for (index, benchCase) in cases.enumerated() {
+                    let plan = benchCase.batchObjects.flatMap { plans[$0] }
                     var samples = [[Double]](repeating: [], count: onNode.count)
                     for _ in 0..<rounds {
                         for (a, allocator) in onNode.enumerated() {
@@ -206,7 +210,7 @@ struct BenchCommand: ParsableCommand {
                     var row = BenchReport.Row(node: node.number, name: benchCase.name, label: benchCase.label, samples: samples)
                     if let numaheap = onNode.first(where: { $0.kind == .numaheap }) {
                         let probeSizes = benchCase.probeSizes(plan: plan)
-                        let key = probeSizes.count == 1 ? "\(probeSizes[0])" : benchCase.name
+                        let key = probeSizes.count == 1 ? "\(probeSizes[0])" : "batch"  // one probe for the batch rows
                         if probes[key] == nil { probes[key] = numaheap.with(PlacementProbe(sizes: probeSizes, node: node.number)) }
                         row.placement = probes[key]
                     }
@@ -361,17 +365,26 @@ extension AllocatorKind {
 enum BenchCase {
     case pairs(size: Int)
     case crossThread(size: Int, threads: Int)
-    case batch
+    case batch(objects: Int)
 
-    static func all(sizes: [Int], threads: Int) -> [BenchCase] {
-        sizes.map { .pairs(size: $0) } + sizes.map { .crossThread(size: $0, threads: threads) } + [.batch]
+    /// The suite: pairs and cross-thread for each size, and batch at a fifth,
+    /// once and twice `batchObjects` live blocks (10 000, 50 000 and 100 000 by
+    /// default), so the table shows how the cost grows with the live set.
+    static func all(sizes: [Int], threads: Int, batchObjects: Int) -> [BenchCase] {
+        sizes.map { .pairs(size: $0) } + sizes.map { .crossThread(size: $0, threads: threads) }
+            + batchCounts(batchObjects).map { .batch(objects: $0) }
+    }
+
+    /// The live-block counts of the batch rows for `--batch-objects` `n`.
+    static func batchCounts(_ n: Int) -> [Int] {
+        Array(Set([max(1, n / 5), n, 2 * n])).sorted()
     }
 
     var name: String {
         switch self {
         case .pairs(let size): "pairs/\(size)"
         case .crossThread(let size, _): "cross-thread/\(size)"
-        case .batch: "batch/mix"
+        case .batch(let objects): "batch/\(objects)"
         }
     }
 
@@ -379,13 +392,19 @@ enum BenchCase {
         switch self {
         case .pairs(let size): "pairs \(size) B"
         case .crossThread(let size, let threads): "cross×\(threads) \(size) B"
-        case .batch: "batch mix"
+        case .batch(let objects): "batch \(objects)"
         }
     }
 
     var threads: Int {
         if case .crossThread(_, let threads) = self { return threads }
         return 1
+    }
+
+    /// The live blocks of a batch row; nil for the other workloads.
+    var batchObjects: Int? {
+        if case .batch(let n) = self { return n }
+        return nil
     }
 
     /// The block sizes the placement probe allocates for this workload.

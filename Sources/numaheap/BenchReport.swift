@@ -23,6 +23,8 @@ struct BenchReport {
     var threads: Int
     var batchObjects: Int
     var batchMeanSize = 0.0
+    /// Live blocks of each batch row measured.
+    var batchCounts: [Int] = []
     /// Seconds each timed measurement ran, and how many there were.
     var perMeasurement = 0.0
     var measurements = 0
@@ -90,7 +92,7 @@ struct BenchReport {
                 out += line + benchLeftPad(row.placement?.text ?? "", 8) + "\n"
             }
             if rows.contains(where: { $0.name.hasPrefix("batch") }) {
-                out += "batch: \(batchObjects) live blocks, 16 B–128 KiB (mean \(benchFixed(batchMeanSize, 0)) B), freed in random order\n"
+                out += "batch N: N live blocks (\(batchCounts.map(String.init).joined(separator: ", "))), 16 B–128 KiB (mean \(benchFixed(batchMeanSize, 0)) B), freed in random order\n"
             }
         }
         if !access.isEmpty {
@@ -149,7 +151,7 @@ struct BenchReport {
         j += "  \"nodes\": [" + nodes.map {
             "{\"node\": \($0.number), \"cpu_node\": \($0.cpuNode), \"pinned_cpus\": [\($0.cpus.map(String.init).joined(separator: ", "))]}"
         }.joined(separator: ", ") + "],\n"
-        j += "  \"batch\": {\"objects\": \(batchObjects), \"mean_size\": \(batchMeanSize)},\n"
+        j += "  \"batch\": {\"objects\": \(batchObjects), \"rows\": [\(batchCounts.map(String.init).joined(separator: ", "))], \"mean_size\": \(batchMeanSize)},\n"
         j += "  \"results\": [\n"
         var entries: [String] = []
         for row in rows {

@@ -218,14 +218,14 @@ extension HeapCore {
         // already maps 8 → 16 and 24 → 32 for alignment 16.
         let alignmentOK = UInt(bitPattern: alignment &- 1) < 16 && alignment & (alignment &- 1) == 0
         let size = UInt(bitPattern: byteCount)
-        if _fastPath(size <= 1024 && alignmentOK) {
-            let row = alignment == 16 ? 129 : 0
-            let sizeClass = Int(state.pointee.sizeClassLookup[row &+ Int(truncatingIfNeeded: (size &+ 7) >> 3)])
+        if _fastPath(size <= UInt(SizeClassTable.maxSmallSize) && alignmentOK) {
+            let row = size > 1024 ? 258 : alignment == 16 ? 129 : 0
+            let entry = size > 1024 ? (size &- 1024 &+ 127) >> 7 : (size &+ 7) >> 3
+            let sizeClass = Int(state.pointee.sizeClassLookup[row &+ Int(truncatingIfNeeded: entry)])
             return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, threadBindings: threadBindings)
         }
-        if _fastPath(size <= UInt(SizeClassTable.maxSmallSize) && alignmentOK) {
-            let sizeClass = Int(state.pointee.sizeClassLookup[258 &+ Int(truncatingIfNeeded: (size &- 1024 &+ 127) >> 7)])
-            return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, threadBindings: threadBindings)
+        if _fastPath(size <= UInt(Heap.maximumByteCount) && alignmentOK) {
+            return try allocateLarge(byteCount: byteCount, alignment: 16, zeroed: zeroed, threadBindings: threadBindings)
         }
         return try allocateSlow(byteCount: byteCount, alignment: alignment, zeroed: zeroed)
     }
@@ -330,15 +330,21 @@ extension HeapCore {
                 return try allocateSmall(sizeClass: sizeClass, zeroed: zeroed, threadBindings: ThreadLocalSlot.cache.value)
             }
         }
-        return try allocateLarge(byteCount: size, alignment: alignment, zeroed: zeroed)
+        return try allocateLarge(byteCount: size, alignment: alignment, zeroed: zeroed,
+                                 threadBindings: ThreadLocalSlot.cache.value)
     }
 
-    /// A block with a span of its own (Go's `largeAlloc`).
-    func allocateLarge(byteCount: Int, alignment: Int, zeroed: Bool) throws(HeapError) -> UnsafeMutableRawPointer {
-        let pageSize = state.pointee.pageSize
+    /// A block with a span of its own (Go's `largeAlloc`): `byteCount` and
+    /// `alignment` are valid and `byteCount` is above the small classes (or
+    /// no class has the alignment). `threadBindings` is the thread's
+    /// ``ThreadLocalSlot/cache`` value, read by the caller.
+    @inline(never)
+    func allocateLarge(byteCount: Int, alignment: Int, zeroed: Bool,
+                       threadBindings: UnsafeMutableRawPointer?) throws(HeapError) -> UnsafeMutableRawPointer {
+        let pageSize = SizeClassTable.pageSize  // the heap's (state.pageSize), a constant: no division below
         let pages = ThreadLargeSpans.spanPages(for: (byteCount + pageSize - 1) / pageSize)
         let alignmentPages = max(1, alignment / pageSize)
-        let cache = HeapState.currentCache(state)
+        let cache = HeapState.cache(state, threadBindings: threadBindings)
         chooseNode(cache)
         if alignment <= pageSize, let span = reuseLargeSpan(pages: pages, node: cache.pointee.node, cache: cache) {
             let bytes = span.pointee.pageCount * pageSize

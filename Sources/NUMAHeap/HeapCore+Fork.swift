@@ -52,6 +52,9 @@ extension HeapCore {
     public func childAfterFork() {
         ScavengerState.of(state)?.pointee.worker?.childAfterFork()
         clearHeldMemoryClaims()  // the calling thread's own claim too
+        // Whether the child inherits the registration is the kernel's affair:
+        // register again (a failed barrier only makes trim passes skip records).
+        _ = ProcessBarrier.register()
         releaseForkLocks()
     }
 

@@ -85,11 +85,15 @@ struct HeapCacheFields {
     var cacheBumpNext: UInt = 0
     var cacheBumpEnd: UInt = 0
     var cacheMappedBytes = 0
-    /// Large-object bytes of retired caches. Cache lock.
     /// The malloc library's provider of a thread's guard and reclaim flags
     /// (``HeapCore/enableCacheReclaim(threadGuards:)``), set before the heap is
     /// shared; nil for every other heap.
     var threadGuards: ThreadHeldMemory.GuardProvider? = nil
+    /// Whether the process could register for membarrier when the heap was
+    /// made: then the owners' held-memory claims take no locked instruction
+    /// (``ThreadHeldMemory``). Written once at creation.
+    var asymmetricClaims = false
+    /// Large-object bytes of retired caches. Cache lock.
     var retiredLargeBytesAllocated = 0
     var retiredLargeBytesFreed = 0
 }
@@ -167,6 +171,7 @@ extension HeapState {
         for c in 0..<sizeClassCount { limits[c] = c == 0 ? 0 : Int32(ThreadObjectCache.limit(sizeClass: c, checks: configuration.checks)) }
         let cacheFields = (base + cacheFieldsOffset).bindMemory(to: HeapCacheFields.self, capacity: 1)
         cacheFields.initialize(to: HeapCacheFields())
+        cacheFields.pointee.asymmetricClaims = ProcessBarrier.register()
         let registryLink = (base + registryLinkOffset).bindMemory(to: UnsafeMutablePointer<HeapState>?.self, capacity: 1)
         registryLink.initialize(to: nil)
         let scavengerSlot = (base + scavengerSlotOffset).bindMemory(to: UnsafeMutableRawPointer?.self, capacity: 1)
@@ -248,6 +253,7 @@ extension HeapState {
                                            empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id,
                                            objectLimits: state.pointee.objectLimits)
         cache.pointee.objectNodes = ThreadObjectCache.objectNodes(state, node: node)
+        ThreadHeldMemory.symmetric(cache).pointee = !fields.pointee.asymmetricClaims
         cache.pointee.nextCache = UnsafeMutableRawPointer(fields.pointee.allCaches)
         fields.pointee.allCaches = cache
         return cache

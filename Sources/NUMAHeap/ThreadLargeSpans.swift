@@ -18,9 +18,9 @@ import Synchronization
 /// - A cached span is `dead` (so ``HeapCore/deallocate(_:)``, `reallocate`,
 ///   `usableSize` and `owns` treat its block as freed — a second free is
 ///   reported as a pointer into freed memory), yet its pages stay allocated in
-///   the page heap and its span-map entries keep naming it. The free sets
-///   `dead` with a compare-exchange from `inUse`, so of two racing frees of
-///   one block exactly one wins and the other is reported.
+///   the page heap and its span-map entries keep naming it. The free stores
+///   `dead` after its check saw `inUse`; under `.full` it compare-exchanges,
+///   so that of two frees of one block racing on two threads one is reported.
 /// - Only the holder of the cache's ``ThreadHeldMemory`` claim reads or
 ///   writes the list — its owner, or the background scavenger taking an idle
 ///   thread's spans back (it lives in the cache record's scratch area, after
@@ -32,15 +32,19 @@ import Synchronization
 ///   at once. The thread's exit, ``Heap/flushThreadCache()``,
 ///   ``Heap/releaseFreeMemory()`` and a move to another node return them all.
 /// - Large spans up to ``maxSpanPages`` are rounded to classes
-///   (``spanPages(for:)``), and a reuse takes the smallest cached span of the
-///   node with at least the pages asked and at most 1/8 more — in practice
-///   one of the request's own class.
+///   (``spanPages(for:)``), and a reuse takes the most recently kept span of
+///   the node with at least the pages asked and at most 1/8 more — one of the
+///   request's own class, whose pages are the likeliest to be in the CPU's
+///   caches. Each entry's page count and node are copied into the list
+///   (`keys`), so a search reads no span record.
 /// - Statistics count the block as freed at once; its pages count as in use
 ///   until the span goes back.
 struct ThreadLargeSpans {
     var count: Int
     var bytes: Int
     var spans: (SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?)
+    /// Entry `i`'s span's page count (low 16 bits) and node (high 16 bits).
+    var keys: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
 
     /// Spans kept at most.
     static var capacity: Int { 8 }
@@ -56,6 +60,7 @@ struct ThreadLargeSpans {
     /// own page count; at most 25 % more address space per block, and pages the
     /// program never writes are never resident. Larger spans are not kept and
     /// not rounded.
+    @inline(__always)
     static func spanPages(for pages: Int) -> Int {
         if pages <= 4 || pages > maxSpanPages { return pages }
         let step = (1 << (Int.bitWidth - 1 - (pages - 1).leadingZeroBitCount)) >> 2
@@ -70,13 +75,24 @@ struct ThreadLargeSpans {
         (cache.pointee.heapScratch + scratchOffset).assumingMemoryBound(to: ThreadLargeSpans.self)
     }
 
+    // The accessors are `mutating` so that they read the list where it lies
+    // (in the cache record) instead of a copy of its tuple.
+
     /// The span at `i` (< ``count``).
-    func span(_ i: Int) -> SpanRef {
-        withUnsafeBytes(of: spans) { $0.load(fromByteOffset: i * 8, as: SpanRef.self) }
+    mutating func span(_ i: Int) -> SpanRef {
+        withUnsafeMutableBytes(of: &spans) { $0.load(fromByteOffset: i * 8, as: SpanRef.self) }
     }
 
-    mutating func set(_ i: Int, _ span: SpanRef?) {
+    /// Entry `i`'s page count and node (``key(pages:node:)``).
+    mutating func key(_ i: Int) -> UInt32 {
+        withUnsafeMutableBytes(of: &keys) { $0.load(fromByteOffset: i * 4, as: UInt32.self) }
+    }
+
+    static func key(pages: Int, node: Int32) -> UInt32 { UInt32(pages) | UInt32(UInt16(node)) << 16 }
+
+    mutating func set(_ i: Int, _ span: SpanRef?, key: UInt32) {
         withUnsafeMutableBytes(of: &spans) { $0.storeBytes(of: span, toByteOffset: i * 8, as: SpanRef?.self) }
+        withUnsafeMutableBytes(of: &keys) { $0.storeBytes(of: key, toByteOffset: i * 4, as: UInt32.self) }
     }
 }
 
@@ -84,45 +100,63 @@ extension HeapCore {
     /// Keeps the freed large span for reuse when it fits the thread's list;
     /// false when the caller must return it to the page heap. The span is
     /// already `dead`.
+    @inline(__always)
     func keepLargeSpan(_ span: SpanRef, cache: UnsafeMutablePointer<ThreadCache>) -> Bool {
+        let pages = span.pointee.pageCount
+        // A kept span is at most maxSpanPages (1 MiB), half of maxBytes: it always fits once room is made.
+        guard pages <= ThreadLargeSpans.maxSpanPages,
+              cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0 else { return false }
+        let bytes = pages * SizeClassTable.pageSize
         ThreadHeldMemory.acquire(cache)
         defer { ThreadHeldMemory.release(cache) }
         let list = ThreadLargeSpans.of(cache)
-        let pages = span.pointee.pageCount
-        let bytes = pages * state.pointee.pageSize
-        guard pages <= ThreadLargeSpans.maxSpanPages,
-              cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0 else { return false }
-        // Make room: the oldest spans go back first.
+        if _slowPath(list.pointee.count == ThreadLargeSpans.capacity
+                        || list.pointee.bytes + bytes > ThreadLargeSpans.maxBytes) {
+            makeRoom(forLargeSpanOf: bytes, list)
+        }
+        list.pointee.set(list.pointee.count, span, key: ThreadLargeSpans.key(pages: pages, node: span.pointee.node))
+        list.pointee.count += 1
+        list.pointee.bytes += bytes
+        return true
+    }
+
+    /// Returns the oldest kept spans to the page heap until one more of
+    /// `bytes` fits (the caller holds the claim).
+    @inline(never)
+    func makeRoom(forLargeSpanOf bytes: Int, _ list: UnsafeMutablePointer<ThreadLargeSpans>) {
         while list.pointee.count > 0 && (list.pointee.count == ThreadLargeSpans.capacity
                                          || list.pointee.bytes + bytes > ThreadLargeSpans.maxBytes) {
             let oldest = list.pointee.span(0)
             removeLargeSpan(at: 0, list)
             NodeSpanSource(state: state, node: Int(oldest.pointee.node)).freeSpan(oldest)
         }
-        if bytes > ThreadLargeSpans.maxBytes { return false }
-        list.pointee.set(list.pointee.count, span)
-        list.pointee.count += 1
-        list.pointee.bytes += bytes
-        return true
     }
 
-    /// A cached span of `node` with `pages` to `pages + pages / 8` pages, now
-    /// `inUse` again; nil when there is none.
+    /// The most recently kept span of `node` with `pages` to `pages + pages / 8`
+    /// pages, now `inUse` again; nil when there is none.
+    @inline(__always)
     func reuseLargeSpan(pages: Int, node: Int32, cache: UnsafeMutablePointer<ThreadCache>) -> SpanRef? {
+        guard pages <= ThreadLargeSpans.maxSpanPages else { return nil }  // none kept (nor a key to compare)
         ThreadHeldMemory.acquire(cache)
         defer { ThreadHeldMemory.release(cache) }
         let list = ThreadLargeSpans.of(cache)
-        var best = -1, bestPages = Int.max
-        for i in 0..<list.pointee.count {
-            let span = list.pointee.span(i)
-            let n = span.pointee.pageCount
-            if n >= pages && n <= pages + pages / 8 && n < bestPages && span.pointee.node == node {
-                best = i; bestPages = n
-            }
+        let low = ThreadLargeSpans.key(pages: pages, node: node)
+        let high = ThreadLargeSpans.key(pages: pages + pages / 8, node: node)
+        var best = list.pointee.count - 1
+        while best >= 0 {
+            let key = list.pointee.key(best)
+            if key >= low && key <= high { break }
+            best -= 1
         }
         if best < 0 { return nil }
         let span = list.pointee.span(best)
-        removeLargeSpan(at: best, list)
+        if _fastPath(best == list.pointee.count - 1) {  // the newest: nothing to shift
+            list.pointee.bytes -= Int(list.pointee.key(best) & 0xFFFF) * SizeClassTable.pageSize
+            list.pointee.set(best, nil, key: 0)
+            list.pointee.count = best
+        } else {
+            removeLargeSpan(at: best, list)
+        }
         span.pointee.state.store(SpanState.inUse.rawValue, ordering: .releasing)
         return span
     }
@@ -139,12 +173,14 @@ extension HeapCore {
     }
 
     /// Removes entry `i`, keeping the rest in order (oldest first).
+    @inline(never)
     private func removeLargeSpan(at i: Int, _ list: UnsafeMutablePointer<ThreadLargeSpans>) {
-        let span = list.pointee.span(i)
+        let pages = Int(list.pointee.key(i) & 0xFFFF)
         let count = list.pointee.count
-        for j in i..<(count - 1) { list.pointee.set(j, list.pointee.span(j + 1)) }
-        list.pointee.set(count - 1, nil)
+        for j in i..<(count - 1) { list.pointee.set(j, list.pointee.span(j + 1), key: list.pointee.key(j + 1)) }
+        list.pointee.set(count - 1, nil, key: 0)
         list.pointee.count = count - 1
-        list.pointee.bytes -= span.pointee.pageCount * state.pointee.pageSize
+        list.pointee.bytes -= pages * state.pointee.pageSize
     }
 }
+

@@ -4,6 +4,7 @@
 // and a thread whose held memory was taken back goes on allocating correctly.
 import Glibc
 @_spi(NUMAHeapInternals) import NUMAHeap
+import Platform
 import Synchronization
 import Testing
 
@@ -79,9 +80,17 @@ private final class Flag: @unchecked Sendable {
     }
 
     /// Trims of every thread's held memory, busy or not, racing four threads
-    /// that make and free small spans and large blocks and check their bytes.
-    @Test func trimsRacingBusyThreadsLoseNothing() throws {
+    /// that make and free small spans and large blocks and check their bytes —
+    /// with the owners' asymmetric claims (where the kernel has membarrier)
+    /// and with compare-exchange claims. The trims must take something back.
+    @Test(arguments: [true, false])
+    func trimsRacingBusyThreadsLoseNothing(asymmetricClaims: Bool) throws {
         let heap = try Heap(configuration: .init(numaPolicy: .disabled, scavenging: .disabled))
+        if !asymmetricClaims { heap.core.useCompareExchangeClaims() }
+        #expect(heap.core.heldMemoryClaimsAreAsymmetric == (asymmetricClaims && ProcessBarrier.register()))
+        let trimmed = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        trimmed.initialize(to: Atomic(0))
+        defer { trimmed.deallocate() }
         let stop = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 2)
         stop.initialize(to: Atomic(0))
         (stop + 1).initialize(to: Atomic(0))
@@ -113,7 +122,7 @@ private final class Flag: @unchecked Sendable {
         let trimmer = startThread {
             var passes = 0
             while stop[0].load(ordering: .acquiring) == 0 {
-                heap.core.trimThreads(idleOnly: false)
+                trimmed.pointee.add(heap.core.trimThreads(idleOnly: false), ordering: .relaxed)
                 passes += 1
             }
             precondition(passes > 0)
@@ -122,6 +131,7 @@ private final class Flag: @unchecked Sendable {
         stop[0].store(1, ordering: .releasing)
         pthread_join(trimmer, nil)
         #expect(stop[1].load(ordering: .relaxed) == 0, "blocks whose bytes changed")
+        #expect(trimmed.pointee.load(ordering: .relaxed) > 0, "no trim pass took anything back from the busy threads")
         let s = heap.statistics
         #expect(s.liveObjects == 0 && s.mallocs == s.frees)
         heap.releaseFreeMemory()

@@ -21,4 +21,10 @@ public enum ProcessBarrier {
     /// memory barrier before this returns. False when it failed (not registered).
     @discardableResult
     public static func fenceAllThreads() -> Bool { numaheap_membarrier() == 0 }
+    /// The fast side's half: no load or store moves across this at compile
+    /// time, and it emits no instruction. A store, this, then a load: either
+    /// the thread that called ``fenceAllThreads()`` after its own store sees
+    /// the store, or the load sees that thread's store.
+    @inlinable @inline(__always)
+    public static func compilerBarrier() { numaheap_compiler_barrier() }
 }

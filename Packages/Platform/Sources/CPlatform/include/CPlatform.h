@@ -115,6 +115,12 @@ int numaheap_membarrier_register(void);
 /// this process's threads executes a full memory barrier before it returns.
 /// 0, or -1 with errno (not registered).
 int numaheap_membarrier(void);
+/// A compiler-only barrier: no load or store moves across it at compile time
+/// (it emits no instruction). The fast side of an asymmetric fence: its store,
+/// this, then its load — the other side's ``numaheap_membarrier`` orders them.
+static inline __attribute__((always_inline)) void numaheap_compiler_barrier(void) {
+    __asm__ volatile("" ::: "memory");
+}
 
 /// Names the calling thread (at most 15 bytes are kept), as
 /// pthread_setname_np does for itself: prctl(PR_SET_NAME). 0 or -1 with errno.

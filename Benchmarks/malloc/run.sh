@@ -8,6 +8,7 @@
 #
 # usage: Benchmarks/malloc/run.sh [ROUNDS (3)] [SCALE (1.0)]
 #   NUMAHEAP_MALLOC_LIB=path/to/libNUMAHeapMalloc.so (default .build-malloc/release/…)
+#   NUMAHEAP_MALLOC_BASELINE=another build of it, measured as "NUMAHeap-base" (before/after)
 #   BENCH_BINARY  a built bench.c (default: compiled here with cc -O2)
 #   BENCH_LIB_DIR where to look for the other allocators when ldconfig does not know them
 #   BENCH_RAW     also write the raw results (one line per run) there

@@ -251,7 +251,8 @@ extension HeapState {
         let cache = ThreadCache.initialize(at: raw, spanClassCount: state.pointee.spanClassCount,
                                            sizeClassCount: state.pointee.sizeClassCount,
                                            empty: state.pointee.emptySpan, node: node, heapID: state.pointee.id,
-                                           objectLimits: state.pointee.objectLimits)
+                                           objectLimits: state.pointee.objectLimits,
+                                           binGrowthBudget: ThreadObjectCache.growthBudgetBytes)
         cache.pointee.objectNodes = ThreadObjectCache.objectNodes(state, node: node)
         ThreadHeldMemory.symmetric(cache).pointee = !fields.pointee.asymmetricClaims
         cache.pointee.nextCache = UnsafeMutableRawPointer(fields.pointee.allCaches)

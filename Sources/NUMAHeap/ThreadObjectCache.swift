@@ -62,15 +62,39 @@ struct FreeListKeys {
 ///   ``Heap/flushThreadCache()``, ``Heap/releaseFreeMemory()`` and a move to
 ///   another node return all of them.
 ///
-/// Size: at most ``binBytes`` per class and ``maxObjects`` blocks (32 KiB,
-/// 128, at least one), so a thread holds at most 1.68 MiB of freed blocks
-/// across all 65 binned classes of the default table (the sum of
-/// `min(128, max(1, 32 KiB / size)) × size`). The 8-byte class is never binned: it has no room for the mark.
+/// Size: a bin starts at ``binBytes`` and ``maxObjects`` blocks (32 KiB,
+/// 128, at least one) — 1.68 MiB across all 65 binned classes of the default
+/// table (the sum of `min(128, max(1, 32 KiB / size)) × size`). A bin that
+/// fills doubles its limit instead of spilling, up to ``grownBytes`` and
+/// ``grownObjects`` (256 KiB, 1024 blocks), while the thread's
+/// ``ThreadCache/binGrowthBudget`` lasts (``growthBudgetBytes``, 4 MiB of
+/// limit × size over the starting limits), as TCMalloc's per-class
+/// `max_length` grows within a thread's cache budget: a thread that frees
+/// many blocks of a class before it allocates them again (a batch freed in
+/// random order, medium blocks whose starting bin holds 1–8) stops paying a
+/// spill through the spans every few frees. So a thread holds at most
+/// 5.68 MiB of freed blocks. Emptying every bin — exit, flush,
+/// `releaseFreeMemory`, a node move, the malloc library's idle trim — puts
+/// the starting limits and the budget back. The 8-byte class is never binned:
+/// it has no room for the mark.
 enum ThreadObjectCache {
-    /// Bytes of blocks one bin may hold.
+    /// Bytes of blocks one bin may hold at first.
     static var binBytes: Int { 32 << 10 }
-    /// Blocks one bin may hold.
+    /// Blocks one bin may hold at first.
     static var maxObjects: Int { 128 }
+    /// Bytes of blocks a grown bin may hold.
+    static var grownBytes: Int { 256 << 10 }
+    /// Blocks a grown bin may hold.
+    static var grownObjects: Int { 1024 }
+    /// A thread's budget for growing its bins: bytes of limit × size above
+    /// the starting limits, over all classes.
+    static var growthBudgetBytes: Int { 4 << 20 }
+
+    /// The most a bin of `size`-byte blocks whose starting limit is `limit`
+    /// may grow to (`limit` itself when it cannot grow).
+    static func grownLimit(size: Int, limit: Int) -> Int {
+        limit == 0 ? 0 : max(limit, min(grownObjects, grownBytes / size))
+    }
 
     /// The bin limit of `sizeClass`: 0 for classes under 16 bytes, and for
     /// every class under the `.full` tier (bins would hide a block's state
@@ -254,8 +278,27 @@ extension HeapCore {
         if let refusal = ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) {
             HeapCore.refused(refusal, address, span, "deallocate")
         }
-        returnObjects(bin, keeping: Int(bin.pointee.limit) / 2, cache: cache)
+        if !growBin(bin, sizeClass: Int(span.pointee.spanClass.sizeClass), cache: cache) {
+            returnObjects(bin, keeping: Int(bin.pointee.limit) / 2, cache: cache)
+        }
         ThreadObjectCache.push(bin, address, key: key)
+    }
+
+    /// Doubles the limit of the full `bin` of `sizeClass` when its cap
+    /// (``ThreadObjectCache/grownLimit(size:limit:)``) and the thread's
+    /// budget allow, spending the budget; true when it did (the bin has room).
+    func growBin(_ bin: UnsafeMutablePointer<FreeObjectBin>, sizeClass: Int, cache: UnsafeMutablePointer<ThreadCache>) -> Bool {
+        let limit = Int(bin.pointee.limit)
+        let size = SizeClassTable.size(of: sizeClass)
+        let cap = ThreadObjectCache.grownLimit(size: size, limit: Int(state.pointee.objectLimits[sizeClass]))
+        let target = min(2 * limit, cap)
+        guard target > limit else { return false }
+        let budget = cache.pointee.binGrowthBudget
+        let left = budget.pointee.load(ordering: .relaxed), cost = (target - limit) * size
+        guard cost <= left else { return false }
+        budget.pointee.store(left - cost, ordering: .relaxed)
+        bin.pointee.limit = Int32(target)
+        return true
     }
 
     /// Returns blocks of `bin` to their spans until `keeping` are left: into
@@ -293,6 +336,9 @@ extension HeapCore {
         for c in 1..<state.pointee.sizeClassCount where bins[c].count > 0 {
             returnObjects(bins + c, keeping: 0, cache: cache, holdingClaim: holdingClaim)
         }
+        // The bins are empty: back to the starting limits and a full budget.
+        for c in 1..<state.pointee.sizeClassCount { bins[c].limit = state.pointee.objectLimits[c] }
+        cache.pointee.binGrowthBudget.pointee.store(ThreadObjectCache.growthBudgetBytes, ordering: .relaxed)
     }
 
     /// Zeroes a block popped from a bin (a freed block always holds old data).
@@ -300,4 +346,22 @@ extension HeapCore {
     func zeroBinned(_ block: UnsafeMutableRawPointer, sizeClass: Int) {
         block.initializeMemory(as: UInt8.self, repeating: 0, count: SizeClassTable.size(of: sizeClass))
     }
+}
+
+extension HeapCore {
+    /// The calling thread's bin limits by size class (index 0 unused), the
+    /// limits its bins start from, and its bin growth budget left — for tests
+    /// of the growth rule; nil when the thread has no cache of this heap.
+    public func threadBinLimits() -> (limits: [Int], starting: [Int], budgetLeft: Int)? {
+        guard let cache = HeapState.existingCache(state) else { return nil }
+        let bins = ThreadCache.bins(cache)
+        let n = state.pointee.sizeClassCount
+        return ((0..<n).map { Int(bins[$0].limit) }, (0..<n).map { Int(state.pointee.objectLimits[$0]) },
+                cache.pointee.binGrowthBudget.pointee.load(ordering: .relaxed))
+    }
+
+    /// The bytes of a size class's blocks (tests).
+    public static func sizeClassBytes(_ sizeClass: Int) -> Int { SizeClassTable.size(of: sizeClass) }
+    /// A thread's budget for growing its bins (tests).
+    public static var binGrowthBudgetBytes: Int { ThreadObjectCache.growthBudgetBytes }
 }

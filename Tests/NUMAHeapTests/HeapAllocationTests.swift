@@ -1,5 +1,5 @@
 import Glibc
-import NUMAHeap
+@_spi(NUMAHeapInternals) import NUMAHeap
 import Testing
 
 @Suite struct HeapAllocationTests {
@@ -193,10 +193,14 @@ import Testing
         let live = heap.statistics.inUseBytes
         #expect(live >= 2 << 20)
         for p in blocks { heap.deallocate(p) }
-        // A bin keeps at most 32 KiB of 256-byte blocks; the rest went back to
-        // their spans, which emptied and left the thread's cache.
+        // The bin grew to its cap, 1024 blocks of 256 B (256 KiB); the rest
+        // went back to their spans, which emptied and left the thread's cache
+        // — but for the central list's kept empties (64 KiB), the thread's
+        // held spans (8 of 8 KiB) and its current span.
+        let sizeClass = try #require((1..<64).first { HeapCore.sizeClassBytes($0) == 256 })
+        #expect(try #require(heap.core.threadBinLimits()).limits[sizeClass] == 1024)
         let afterFree = heap.statistics.inUseBytes
-        #expect(afterFree <= 256 << 10, "in use after freeing 2 MiB: \(afterFree)")
+        #expect(afterFree <= (256 + 64 + 64 + 8) << 10, "in use after freeing 2 MiB: \(afterFree)")
         heap.flushThreadCache()
         #expect(heap.statistics.inUseBytes <= afterFree)
         #expect(heap.statistics.liveObjects == 0)
@@ -273,11 +277,15 @@ import Testing
             blocks.append(p)
         }
         for p in blocks { heap.deallocate(p) }
-        // Held (8) + central's kept empties (64 KiB: 2) + the bin (1) at most.
+        // The bin grew from 1 block to its cap of 8 (256 KiB).
+        let sizeClass = try #require((1..<100).first { HeapCore.sizeClassBytes($0) == size })
+        let bin = try #require(heap.core.threadBinLimits()).limits[sizeClass]
+        #expect(bin == 8)
+        // Held (8) + central's kept empties (64 KiB: 2) + the bin at most.
         let held = heap.statistics.inUseBytes
-        #expect(held <= (8 + 2 + 1) * size, "\(held) bytes in use after freeing \(count) spans")
+        #expect(held <= (8 + 2 + bin) * size, "\(held) bytes in use after freeing \(count) spans")
         // …and more than the bin and the central list keep: the thread holds some.
-        #expect(held > (2 + 1) * size, "\(held) bytes in use: no freed span held")
+        #expect(held > (2 + bin) * size, "\(held) bytes in use: no freed span held")
         var dirty = 0
         var again: [UnsafeMutableRawPointer] = []
         for _ in 0..<count {

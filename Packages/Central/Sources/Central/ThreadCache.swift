@@ -19,7 +19,8 @@ import Synchronization
 /// The record lives in memory the heap maps (never the Swift heap): a header,
 /// `sizeClassCount` ``FreeObjectBin``s at a fixed offset (``bins(_:)``, no
 /// pointer to load on the fast path), then `spanClassCount` span pointers,
-/// `sizeClassCount` malloc and free counters and the heap's scratch area.
+/// `sizeClassCount` malloc and free counters, the large-byte counters and
+/// the bin growth budget, then the heap's scratch area.
 public struct ThreadCache: ~Copyable {
     /// Current span per span class; the heap's empty sentinel span when none, so
     /// the fast path needs no nil check (Go's `emptymspan`).
@@ -31,6 +32,12 @@ public struct ThreadCache: ~Copyable {
     /// Bytes of large objects allocated and freed by this thread.
     public let largeBytesAllocated: UnsafeMutablePointer<Atomic<Int>>
     public let largeBytesFreed: UnsafeMutablePointer<Atomic<Int>>
+    /// Bytes by which this cache's ``FreeObjectBin`` limits may still grow
+    /// above the limits it was created with (TCMalloc's per-thread cache
+    /// budget): the heap spends it when a full bin doubles its limit and
+    /// refills it when it empties the bins. Owner only, as the bins are
+    /// (relaxed loads and stores).
+    public let binGrowthBudget: UnsafeMutablePointer<Atomic<Int>>
     public let spanClassCount: Int
     public let sizeClassCount: Int
     /// NUMA node whose central lists this cache refills from. Owner only.
@@ -69,16 +76,18 @@ public struct ThreadCache: ~Copyable {
     /// Bytes a cache record needs for the given class counts.
     public static func recordBytes(spanClassCount: Int, sizeClassCount: Int) -> Int {
         let bins = (MemoryLayout<FreeObjectBin>.stride * sizeClassCount + 63) & ~63
-        return headerBytes + bins + ((8 * spanClassCount + 16 * sizeClassCount + 16 + 63) & ~63) + heapScratchBytes
+        return headerBytes + bins + ((8 * spanClassCount + 16 * sizeClassCount + 24 + 63) & ~63) + heapScratchBytes
     }
 
     /// Initialises a cache record in place at `address` (``recordBytes`` bytes of
     /// zeroed, mapped memory); every span slot points at `empty`, every bin is
     /// empty with the limit `objectLimits[sizeClass]` (0: the class is never
-    /// binned; no table: no class is).
+    /// binned; no table: no class is), and ``binGrowthBudget`` holds
+    /// `binGrowthBudget` bytes.
     public static func initialize(at address: UnsafeMutableRawPointer, spanClassCount: Int, sizeClassCount: Int,
                                   empty: SpanRef, node: Int32, heapID: UInt,
-                                  objectLimits: UnsafePointer<Int32>? = nil) -> UnsafeMutablePointer<ThreadCache> {
+                                  objectLimits: UnsafePointer<Int32>? = nil,
+                                  binGrowthBudget: Int = 0) -> UnsafeMutablePointer<ThreadCache> {
         let binBytes = (MemoryLayout<FreeObjectBin>.stride * sizeClassCount + 63) & ~63
         let bins = (address + headerBytes).bindMemory(to: FreeObjectBin.self, capacity: sizeClassCount)
         for c in 0..<sizeClassCount {
@@ -88,15 +97,17 @@ public struct ThreadCache: ~Copyable {
         let spans = (address + header).bindMemory(to: SpanRef.self, capacity: spanClassCount)
         spans.initialize(repeating: empty, count: spanClassCount)
         let counters = (address + header + 8 * spanClassCount)
-            .bindMemory(to: Atomic<Int>.self, capacity: 2 * sizeClassCount + 2)
+            .bindMemory(to: Atomic<Int>.self, capacity: 2 * sizeClassCount + 3)
         for i in 0..<(2 * sizeClassCount + 2) { (counters + i).initialize(to: Atomic(0)) }
-        let scratch = address + header + ((8 * spanClassCount + 16 * sizeClassCount + 16 + 63) & ~63)
+        (counters + 2 * sizeClassCount + 2).initialize(to: Atomic(max(binGrowthBudget, 0)))
+        let scratch = address + header + ((8 * spanClassCount + 16 * sizeClassCount + 24 + 63) & ~63)
         scratch.initializeMemory(as: UInt8.self, repeating: 0, count: heapScratchBytes)
         let cache = address.bindMemory(to: ThreadCache.self, capacity: 1)
         cache.initialize(to: ThreadCache(spans: spans, mallocs: counters, frees: counters + sizeClassCount,
                                          heapScratch: scratch,
                                          largeBytesAllocated: counters + 2 * sizeClassCount,
                                          largeBytesFreed: counters + 2 * sizeClassCount + 1,
+                                         binGrowthBudget: counters + 2 * sizeClassCount + 2,
                                          spanClassCount: spanClassCount, sizeClassCount: sizeClassCount,
                                          node: node, heapID: heapID))
         return cache
@@ -105,7 +116,7 @@ public struct ThreadCache: ~Copyable {
     @usableFromInline
     init(spans: UnsafeMutablePointer<SpanRef>, mallocs: UnsafeMutablePointer<Atomic<Int>>,
          frees: UnsafeMutablePointer<Atomic<Int>>, heapScratch: UnsafeMutableRawPointer, largeBytesAllocated: UnsafeMutablePointer<Atomic<Int>>,
-         largeBytesFreed: UnsafeMutablePointer<Atomic<Int>>,
+         largeBytesFreed: UnsafeMutablePointer<Atomic<Int>>, binGrowthBudget: UnsafeMutablePointer<Atomic<Int>>,
          spanClassCount: Int, sizeClassCount: Int, node: Int32, heapID: UInt) {
         self.spans = spans
         self.mallocs = mallocs
@@ -113,6 +124,7 @@ public struct ThreadCache: ~Copyable {
         self.heapScratch = heapScratch
         self.largeBytesAllocated = largeBytesAllocated
         self.largeBytesFreed = largeBytesFreed
+        self.binGrowthBudget = binGrowthBudget
         self.spanClassCount = spanClassCount
         self.sizeClassCount = sizeClassCount
         self.node = node

@@ -625,7 +625,7 @@ static int parse_bool(const char *s, int *out) {
 void numaheap_malloc_read_options(numaheap_malloc_options *o) {
     *o = (numaheap_malloc_options){
         .numa = NUMAHEAP_OPT_NUMA_AUTOMATIC, .numa_node = 0,
-        .scavenger_enabled = 1, .retain_extra_percent = 10,
+        .scavenger_enabled = 1, .retain_extra_percent = 10, .retain_peak_ms = 1000,
         .release = NUMAHEAP_OPT_RELEASE_DONTNEED, .thp = NUMAHEAP_OPT_THP_DEFAULT,
         .checks = NUMAHEAP_OPT_CHECKS_STANDARD,
         .memory_limit = 0, .stats = 0, .verbose = 0,
@@ -649,6 +649,11 @@ void numaheap_malloc_read_options(numaheap_malloc_options *o) {
             o->scavenger_enabled = 1;
             o->retain_extra_percent = (int)percent;
         } else bad_value("NUMAHEAP_SCAVENGER", v, "background, background:PERCENT or disabled", "background:10");
+    }
+    if ((v = environment("NUMAHEAP_RETAIN_PEAK_MS"))) {
+        long long ms;
+        if (parse_integer(v, &ms) && ms <= 3600000) o->retain_peak_ms = (int)ms;
+        else bad_value("NUMAHEAP_RETAIN_PEAK_MS", v, "milliseconds from 0 to 3600000", "1000");
     }
     if ((v = environment("NUMAHEAP_RELEASE"))) {
         if (!strcmp(v, "dontneed")) o->release = NUMAHEAP_OPT_RELEASE_DONTNEED;
@@ -698,6 +703,8 @@ void numaheap_malloc_print_options(const numaheap_malloc_options *o) {
     put(&l, " NUMAHEAP_SCAVENGER=");
     if (o->scavenger_enabled) { put(&l, "background:"); put_decimal(&l, o->retain_extra_percent); }
     else put(&l, "disabled");
+    put(&l, " NUMAHEAP_RETAIN_PEAK_MS=");
+    put_decimal(&l, o->retain_peak_ms);
     put(&l, " NUMAHEAP_RELEASE=");
     put(&l, release[o->release]);
     put(&l, " NUMAHEAP_THP=");

@@ -81,6 +81,16 @@ public struct HeapConfiguration: Sendable, Equatable {
     public var memoryLimit: Int? = nil
     /// The check tier (``Checks``); `.standard` by default.
     public var checks: Checks = .standard
+    /// How long the background scavenger remembers a peak: each node's
+    /// retained goal follows the most bytes it had in use over the last one
+    /// to two windows of this length, not the figure of the moment (Go keeps
+    /// the peak of a GC cycle; jemalloc decays over 10 s), so a program that
+    /// frees memory and takes it back within the window keeps its pages
+    /// instead of faulting them in again. A fall larger than the goal's slack
+    /// (retainExtraPercent of the peak) is released at once. `.zero`: the
+    /// goal follows the bytes in use at each look; a negative duration counts
+    /// as `.zero`. Default 1 s.
+    public var retainedPeakWindow: Duration = .seconds(1)
 
     public init(numaPolicy: NUMAPolicy = .automatic,
                 scavenging: Scavenging = .background(retainExtraPercent: 10),
@@ -89,8 +99,10 @@ public struct HeapConfiguration: Sendable, Equatable {
                 addressSpaceLimit: Int? = nil,
                 memoryLimit: Int? = nil,
                 nodeBinding: NodeBinding = .strict,
-                checks: Checks = .standard) {
+                checks: Checks = .standard,
+                retainedPeakWindow: Duration = .seconds(1)) {
         self.checks = checks
+        self.retainedPeakWindow = retainedPeakWindow
         self.nodeBinding = nodeBinding
         self.numaPolicy = numaPolicy
         self.scavenging = scavenging

@@ -69,7 +69,26 @@ struct NodeHeap: ~Copyable {
     func noteSpanInUse(pages: Int) {
         let now = _inUse.pointee.pages.add(pages, ordering: .relaxed).newValue
         _inUse.pointee.spans.add(pages > 0 ? 1 : -1, ordering: .relaxed)
-        if pages < 0 { noteLowWater(now) }
+        if pages < 0 { noteLowWater(now) } else { noteHighWater(now) }
+    }
+
+    /// Raises the high-water mark to `pages` if it is higher (a load and a
+    /// compare unless it is a new high).
+    func noteHighWater(_ pages: Int) {
+        var high = _inUse.pointee.highWaterPages.load(ordering: .relaxed)
+        while pages > high {
+            let (exchanged, original) = _inUse.pointee.highWaterPages.compareExchange(
+                expected: high, desired: pages, ordering: .relaxed)
+            if exchanged { break }
+            high = original
+        }
+    }
+
+    /// The most pages in use since the last call (the scavenger's look at
+    /// its goal), and the mark restarted from the pages in use now.
+    func takeHighWaterPages() -> Int {
+        let high = _inUse.pointee.highWaterPages.exchange(pagesInUse, ordering: .relaxed)
+        return max(high, pagesInUse)
     }
 
     /// Lowers the low-water mark to `pages` if it is lower (a load and a
@@ -93,7 +112,7 @@ struct NodeHeap: ~Copyable {
 
     /// An in-use span grew in place by `pages` pages (no new span).
     func noteSpanGrew(pages: Int) {
-        _inUse.pointee.pages.add(pages, ordering: .relaxed)
+        noteHighWater(_inUse.pointee.pages.add(pages, ordering: .relaxed).newValue)
     }
 
     init(node: Int32, pageSize: Int, lockStorage: UnsafeMutableRawPointer, central: UnsafeMutablePointer<CentralList>) {
@@ -151,6 +170,10 @@ struct NodeInUse: ~Copyable {
     /// (``NodeHeap/takeLowWaterPages()``): its shrink credit must see the
     /// troughs of churn it samples too rarely to catch.
     let lowWaterPages = Atomic<Int>(0)
+    /// The most pages in use since the scavenger last read its goal figures
+    /// (``NodeHeap/takeHighWaterPages()``): the goal follows the peaks of
+    /// churn (``PeakWindow``), which its looks sample too rarely to catch.
+    let highWaterPages = Atomic<Int>(0)
     /// Arena reservations whose `mbind` the kernel refused (used unbound).
     let bindFailures = Atomic<Int>(0)
     /// Thread caches that moved to this node because their thread now runs on one of its CPUs.

@@ -27,6 +27,10 @@ struct NodeScavenge {
     var releaseFailures = 0
     /// THP advice on arenas that failed.
     var adviceFailures = 0
+    /// The node's most bytes in use over the last one to two
+    /// `retainedPeakWindow`s: what its retained goal follows
+    /// (``HeapScavengeTarget``); nil with a zero window.
+    var peak: PeakWindow? = nil
 }
 
 /// A heap's scavenger (see the file comment).
@@ -61,7 +65,12 @@ struct ScavengerState: ~Copyable {
         let bytes = (nodesOffset + MemoryLayout<NodeScavenge>.stride * nodeCount + physical - 1) & ~(physical - 1)
         guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
         let nodes = (base + nodesOffset).bindMemory(to: NodeScavenge.self, capacity: nodeCount)
-        nodes.initialize(repeating: NodeScavenge(), count: nodeCount)
+        let (seconds, attoseconds) = config.retainedPeakWindow.components
+        let window = seconds < 0 || (seconds == 0 && attoseconds <= 0) ? 0
+            : Int(min(seconds, 1 << 32)) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        var node = NodeScavenge()
+        if window > 0 { node.peak = PeakWindow(bucketNanoseconds: window) }
+        nodes.initialize(repeating: node, count: nodeCount)
 
         var percent: Int? = nil
         if case .background(let p) = config.scavenging { percent = p }
@@ -115,6 +124,20 @@ struct ScavengerState: ~Copyable {
         return released
     }
 
+    /// Node `n`'s figures as its retained goal reads them: the in-use bytes
+    /// are the most of the last 1–2 s (``NodeScavenge/peak``, fed the node's
+    /// high-water mark), so churn keeps the pages its peaks need. Node lock held.
+    static func goalFiguresLocked(_ state: UnsafeMutablePointer<ScavengerState>,
+                                  _ heap: UnsafeMutablePointer<HeapState>, node n: Int) -> ScavengeFigures {
+        var f = figuresLocked(heap, node: n)
+        let high = heap.pointee.nodes[n].takeHighWaterPages() * heap.pointee.pageSize
+        let mine = state.pointee.nodes + n  // Local pointer: see Docs/Heap.md on -sanitize=thread.
+        if mine.pointee.peak != nil {
+            f.inUseBytes = mine.pointee.peak!.observe(peak: max(high, f.inUseBytes), now: ThreadClock.monotonicNanoseconds)
+        }
+        return f
+    }
+
     /// Node `n`'s retained and in-use bytes. Node lock held.
     static func figuresLocked(_ heap: UnsafeMutablePointer<HeapState>, node n: Int) -> ScavengeFigures {
         let h = heap.pointee.nodes + n
@@ -156,12 +179,45 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
         return ScavengerState.figuresLocked(heap, node: n)
     }
 
-    /// The nodes' excesses over their own goals, summed; or what the whole
-    /// heap has over the memory limit's goal, when that is more.
+    /// The nodes' excesses over their own goals (from their recent peaks),
+    /// summed; or what the whole heap has over the memory limit's goal, when
+    /// that is more.
     func bytesToRelease(toward goal: ScavengeGoal, figures: ScavengeFigures) -> Int {
+        guard let state = ScavengerState.of(heap) else { return 0 }
         var overNodeGoals = 0
-        for n in 0..<heap.pointee.nodeCount { overNodeGoals += goal.bytesOverRetainedGoal(nodeFigures(n)) }
+        for n in 0..<heap.pointee.nodeCount {
+            let lock = heap.pointee.nodes[n].lock
+            lock.lock()
+            overNodeGoals += goal.bytesOverRetainedGoal(ScavengerState.goalFiguresLocked(state, heap, node: n))
+            lock.unlock()
+        }
         return max(overNodeGoals, goal.bytesOverLimitGoal(figures))
+    }
+
+    /// A fall of the in-use bytes larger than the goal's slack (`bytes` ≥
+    /// retainExtraPercent of the nodes' peaks) is memory given back for
+    /// good: every node's goal follows its in-use bytes from now, so it is
+    /// released at this look, not when the peaks age out. A smaller fall is
+    /// churn within the slack, and the peaks stand.
+    func inUseShrank(bytes: Int) {
+        guard let state = ScavengerState.of(heap), let percent = state.pointee.goal.retainExtraPercent else { return }
+        var peaks = 0
+        for n in 0..<heap.pointee.nodeCount {
+            let lock = heap.pointee.nodes[n].lock
+            lock.lock()
+            peaks += (state.pointee.nodes + n).pointee.peak?.peak ?? 0
+            lock.unlock()
+        }
+        guard bytes / max(percent, 1) >= peaks / 100 else { return }
+        let now = ThreadClock.monotonicNanoseconds
+        for n in 0..<heap.pointee.nodeCount {
+            let lock = heap.pointee.nodes[n].lock
+            lock.lock()
+            let inUse = ScavengerState.figuresLocked(heap, node: n).inUseBytes
+            let mine = state.pointee.nodes + n
+            mine.pointee.peak?.reset(to: inUse, now: now)
+            lock.unlock()
+        }
     }
 
     /// Releases up to `bytes`: first from each node what it has over its own
@@ -175,7 +231,7 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
         for n in 0..<heap.pointee.nodeCount where released < bytes {
             let lock = heap.pointee.nodes[n].lock
             lock.lock()
-            let excess = goal.bytesOverRetainedGoal(ScavengerState.figuresLocked(heap, node: n))
+            let excess = goal.bytesOverRetainedGoal(ScavengerState.goalFiguresLocked(state, heap, node: n))
             if excess > 0 {
                 released += ScavengerState.releaseLocked(state, heap, node: n, bytes: min(excess, bytes - released))
             }

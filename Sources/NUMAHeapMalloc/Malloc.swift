@@ -86,6 +86,7 @@ func configuration(from o: numaheap_malloc_options) -> HeapConfiguration {
     default: c.numaPolicy = .automatic
     }
     c.scavenging = o.scavenger_enabled != 0 ? .background(retainExtraPercent: Int(o.retain_extra_percent)) : .disabled
+    c.retainedPeakWindow = .milliseconds(Int(o.retain_peak_ms))
     c.releaseMethod = o.release == Int32(NUMAHEAP_OPT_RELEASE_FREE) ? .free : .dontNeed
     switch o.thp {
     case Int32(NUMAHEAP_OPT_THP_ALWAYS): c.transparentHugePages = .always

@@ -211,9 +211,11 @@ fi
 # --- NUMAHEAP_* options -------------------------------------------------------------
 out=$(LD_PRELOAD="$lib" NUMAHEAP_STATS=1 /bin/true 2>&1)
 if grep -q '^NUMAHeap statistics (pid [0-9]*): mallocs [0-9]*' <<<"$out"; then pass "NUMAHEAP_STATS=1 prints statistics at exit"; else fail "NUMAHEAP_STATS=1: $out"; fi
-out=$(LD_PRELOAD="$lib" NUMAHEAP_THP=sometimes NUMAHEAP_MEMORY_LIMIT=lots NUMAHEAP_NUMA=bind:x NUMAHEAP_CHECKS=paranoid /bin/echo hi 2>&1)
-if [ "$(grep -c '^NUMAHeap: ignoring NUMAHEAP_' <<<"$out")" -eq 4 ] && grep -q '^hi$' <<<"$out" \
-    && grep -qx 'NUMAHeap: ignoring NUMAHEAP_CHECKS=paranoid: expected standard or full; using the default (standard)' <<<"$out"; then
+out=$(LD_PRELOAD="$lib" NUMAHEAP_THP=sometimes NUMAHEAP_MEMORY_LIMIT=lots NUMAHEAP_NUMA=bind:x NUMAHEAP_CHECKS=paranoid \
+      NUMAHEAP_RETAIN_PEAK_MS=-5 /bin/echo hi 2>&1)
+if [ "$(grep -c '^NUMAHeap: ignoring NUMAHEAP_' <<<"$out")" -eq 5 ] && grep -q '^hi$' <<<"$out" \
+    && grep -qx 'NUMAHeap: ignoring NUMAHEAP_CHECKS=paranoid: expected standard or full; using the default (standard)' <<<"$out" \
+    && grep -qx 'NUMAHeap: ignoring NUMAHEAP_RETAIN_PEAK_MS=-5: expected milliseconds from 0 to 3600000; using the default (1000)' <<<"$out"; then
     pass "bad NUMAHEAP_* values: one line each, defaults used"
 else
     fail "bad values: $out"
@@ -225,8 +227,8 @@ else
     fail "bind:999: $out"
 fi
 out=$(LD_PRELOAD="$lib" NUMAHEAP_VERBOSE=1 NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free \
-      NUMAHEAP_THP=never NUMAHEAP_CHECKS=full NUMAHEAP_MEMORY_LIMIT=2G NUMAHEAP_ADDRESS_SPACE_LIMIT=64G /bin/true 2>&1)
-if grep -q 'NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RELEASE=free NUMAHEAP_THP=never NUMAHEAP_CHECKS=full NUMAHEAP_MEMORY_LIMIT=2147483648 NUMAHEAP_ADDRESS_SPACE_LIMIT=68719476736' <<<"$out"; then
+      NUMAHEAP_RETAIN_PEAK_MS=250 NUMAHEAP_THP=never NUMAHEAP_CHECKS=full NUMAHEAP_MEMORY_LIMIT=2G NUMAHEAP_ADDRESS_SPACE_LIMIT=64G /bin/true 2>&1)
+if grep -q 'NUMAHEAP_NUMA=disabled NUMAHEAP_SCAVENGER=background:50 NUMAHEAP_RETAIN_PEAK_MS=250 NUMAHEAP_RELEASE=free NUMAHEAP_THP=never NUMAHEAP_CHECKS=full NUMAHEAP_MEMORY_LIMIT=2147483648 NUMAHEAP_ADDRESS_SPACE_LIMIT=68719476736' <<<"$out"; then
     pass "NUMAHEAP_* values are read"
 else
     fail "options: $out"

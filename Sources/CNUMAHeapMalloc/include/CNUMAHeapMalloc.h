@@ -57,6 +57,7 @@ typedef struct numaheap_malloc_options {
     int numa_node;            // with NUMAHEAP_OPT_NUMA_BIND
     int scavenger_enabled;    // NUMAHEAP_SCAVENGER
     int retain_extra_percent; // NUMAHEAP_SCAVENGER=background:PERCENT
+    int retain_peak_ms;       // NUMAHEAP_RETAIN_PEAK_MS: the scavenger's peak window, ms (0: none)
     int release;              // NUMAHEAP_RELEASE
     int thp;                  // NUMAHEAP_THP
     int checks;               // NUMAHEAP_CHECKS

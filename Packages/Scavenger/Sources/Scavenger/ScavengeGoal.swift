@@ -7,7 +7,8 @@
 //
 //     retainedGoal = roundUp(inUse + inUse × retainExtraPercent / 100, physPage)
 //
-// where retained = mapped − released (Go's heapRetained). A memory limit adds
+// where retained = mapped − released (Go's heapRetained); a heap may pass a
+// recent peak as inUse (PeakWindow), as NUMAHeap does. A memory limit adds
 // a second, harder goal: the background worker aims below 95% of it (Go 1.19's
 // memoryLimitGoal) and stops pacing itself above it.
 

@@ -37,6 +37,12 @@ public protocol ScavengeTarget: Sendable {
     /// per look), so that the shrink credit sees troughs between looks. Default:
     /// nil, and the looks' own figures stand for it.
     func lowestInUseBytesSinceLastLook() -> Int?
+    /// The in-use figure fell `bytes` below its lowest of the last 0.1–0.2 s
+    /// (``ShrinkWindow``): the program gave memory back, and was not churning.
+    /// Called at the look that saw it, before ``bytesToRelease(toward:figures:)``;
+    /// a target whose goal follows a recent peak (``PeakWindow``) may forget
+    /// the peak so the memory is released now. Default: nothing.
+    func inUseShrank(bytes: Int)
 }
 
 extension ScavengeTarget {
@@ -47,4 +53,5 @@ extension ScavengeTarget {
     }
     public func trimIdle() {}
     public func lowestInUseBytesSinceLastLook() -> Int? { nil }
+    public func inUseShrank(bytes: Int) {}
 }

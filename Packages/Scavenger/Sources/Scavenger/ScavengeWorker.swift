@@ -331,6 +331,7 @@ public struct ScavengeWorker: @unchecked Sendable {
             let figures = target.figures
             let shrink = shrinkWindow.observe(inUse: figures.inUseBytes, lowestSinceLastLook: target.lowestInUseBytesSinceLastLook(),
                                               now: ThreadClock.monotonicNanoseconds)
+            if shrink > 0 { target.inUseShrank(bytes: shrink) }
             let want = target.bytesToRelease(toward: goal, figures: figures)
             let released = want > 0 ? target.scavenge(bytes: min(want, quantum)) : 0
             if released == 0 && !idle {

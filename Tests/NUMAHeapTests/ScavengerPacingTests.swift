@@ -26,14 +26,7 @@ extension ScavengerTimingTests {
             // ~70 ms/s of madvise, several times the worker's 1%, so it always
             // has work and the figure below is the worst case: the full credit
             // spent, then 1%. (The RSS tests must not run beside this churn.)
-            for k in 0..<8 {
-                let size = (2 << 20) - (k % 4) * 4096
-                let p = try heap.allocate(byteCount: size)
-                memset(p, Int32(rounds & 0xFF), size)
-                blocks.append(p)
-            }
-            for p in blocks { heap.deallocate(p) }
-            blocks.removeAll(keepingCapacity: true)
+            try ScavengerChurn.round(heap, rounds, scratch: &blocks)
             rounds += 1
             usleep(20_000)
         }

@@ -16,14 +16,7 @@ extension ScavengerTimingTests {
         var rounds = 0
         var blocks: [UnsafeMutableRawPointer] = []
         while RSSScenario.clock() - t0 < 2_000_000_000 {
-            for k in 0..<8 {
-                let size = (2 << 20) - (k % 4) * 4096
-                let p = try heap.allocate(byteCount: size)
-                memset(p, Int32(rounds & 0xFF), size)
-                blocks.append(p)
-            }
-            for p in blocks { heap.deallocate(p) }
-            blocks.removeAll(keepingCapacity: true)
+            try ScavengerChurn.round(heap, rounds, scratch: &blocks)
             rounds += 1
             usleep(20_000)
         }

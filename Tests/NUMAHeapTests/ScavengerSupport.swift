@@ -75,3 +75,18 @@ func allBytes(_ p: UnsafeRawPointer, _ size: Int, equal byte: UInt8) -> Bool {
         return true
     }
 }
+
+/// The timing suites' churn: one round allocates 16 MiB in eight blocks of
+/// about 2 MiB, writes every page, and frees them all.
+enum ScavengerChurn {
+    static func round(_ heap: Heap, _ round: Int, scratch blocks: inout [UnsafeMutableRawPointer]) throws {
+        for k in 0..<8 {
+            let size = (2 << 20) - (k % 4) * 4096
+            let p = try heap.allocate(byteCount: size)
+            memset(p, Int32(round & 0xFF), size)
+            blocks.append(p)
+        }
+        for p in blocks { heap.deallocate(p) }
+        blocks.removeAll(keepingCapacity: true)
+    }
+}

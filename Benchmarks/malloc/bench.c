@@ -3,10 +3,11 @@
 // exits 1 if any block's contents were damaged (every workload writes a pattern
 // into what it allocates and checks it before freeing).
 //
-// usage: bench WORKLOAD [SCALE]   (WORKLOAD: pairs16 churn xthread sizemix large realloc)
+// usage: bench WORKLOAD [SCALE]   (WORKLOAD: pairs16 churn xthread sizemix large realloc larson)
 //
-// BENCH_THREADS=N (default 1; sizemix: 2) runs pairs16, churn and sizemix on N
-// threads at once, each doing the one-thread work (the thread-scaling runs in
+// BENCH_THREADS=N (default 1; sizemix, larson and xthread: 2) runs pairs16,
+// churn, sizemix and larson on N threads at once, each doing the one-thread
+// work, and xthread as N/2 producer/consumer pairs (the thread-scaling runs in
 // Docs/Benchmarks.md); ops/s is then the total over all threads.
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -73,43 +74,54 @@ static long churn(void) {
 
 // Producer/consumer: one thread allocates 32..128 B blocks and passes them
 // through a ring; the other checks and frees them (every free is cross-thread).
+// BENCH_THREADS=N (even, default 2) runs N/2 such pairs at once.
 enum { RING = 4096 };
-static void *ring[RING];
-static _Atomic long head, tail;
+struct xpair { void *ring[RING]; _Atomic long head, tail; uint64_t seed; pthread_t consumer; };
 static long xthread_n;
 
 static void *consumer(void *arg) {
-    (void)arg;
+    struct xpair *x = arg;
     long h = 0;
     while (h < xthread_n) {
-        long t = atomic_load_explicit(&tail, memory_order_acquire);
+        long t = atomic_load_explicit(&x->tail, memory_order_acquire);
         if (h == t) { sched_yield(); continue; }
         for (; h < t; h++) {
-            void *p = ring[h % RING];
+            void *p = x->ring[h % RING];
             size_t n = ((uint64_t *)p)[1];
             check(p, n, (uint64_t)h);
             free(p);
         }
-        atomic_store_explicit(&head, h, memory_order_release);
+        atomic_store_explicit(&x->head, h, memory_order_release);
     }
     return NULL;
 }
 
-static long xthread(void) {
-    xthread_n = (long)(5e6 * scale);
-    pthread_t c;
-    pthread_create(&c, NULL, consumer, NULL);
-    uint64_t s = 7;
+static void *producer(void *arg) {
+    struct xpair *x = arg;
+    pthread_create(&x->consumer, NULL, consumer, x);
+    uint64_t s = x->seed;
     for (long i = 0; i < xthread_n; i++) {
-        while (i - atomic_load_explicit(&head, memory_order_acquire) >= RING) sched_yield();
+        while (i - atomic_load_explicit(&x->head, memory_order_acquire) >= RING) sched_yield();
         size_t n = 32 + xs(&s) % 97;
         void *p = malloc(n);
         stamp(p, n, (uint64_t)i);
-        ring[i % RING] = p;
-        atomic_store_explicit(&tail, i + 1, memory_order_release);
+        x->ring[i % RING] = p;
+        atomic_store_explicit(&x->tail, i + 1, memory_order_release);
     }
-    pthread_join(c, NULL);
-    return xthread_n;
+    pthread_join(x->consumer, NULL);
+    return NULL;
+}
+
+static long xthread(void) {
+    int pairs = threads > 1 ? threads / 2 : 1;
+    xthread_n = (long)(5e6 * scale);
+    struct xpair *x = calloc(pairs, sizeof *x);
+    pthread_t *t = calloc(pairs, sizeof *t);
+    for (int i = 0; i < pairs; i++) { x[i].seed = 7 + 2 * (uint64_t)i; pthread_create(&t[i], NULL, producer, &x[i]); }
+    for (int i = 0; i < pairs; i++) pthread_join(t[i], NULL);
+    free(t);
+    free(x);
+    return pairs * xthread_n;
 }
 
 // Size mix on two threads (BENCH_THREADS to change): mostly small, some medium
@@ -162,6 +174,63 @@ static long parallel(long (*body)(void)) {
 static long pairs16_n(void) { return parallel(pairs16); }
 static long churn_n(void) { return parallel(churn); }
 
+// Larson-style exchange (after Larson and Krishnan's server benchmark): each of
+// BENCH_THREADS threads (default 2) holds an array of 1024 blocks of 16..512 B
+// and replaces random ones, freeing the old block; after every 1024
+// replacements it hands its array to the next thread in a ring and takes the
+// previous thread's, so most blocks a thread frees were allocated by another.
+enum { LARSON_LIVE = 1024, LARSON_EPOCH = 1024 };
+struct larson_array { void *slot[LARSON_LIVE]; size_t size[LARSON_LIVE]; };
+struct larson_box { _Atomic(struct larson_array *) array; char pad[56]; };
+static struct larson_box *larson_boxes;
+static int larson_threads;
+
+static void larson_fill(struct larson_array *a, uint64_t *s) {
+    for (int k = 0; k < LARSON_LIVE; k++) {
+        a->size[k] = 16 + xs(s) % 497;
+        a->slot[k] = malloc(a->size[k]);
+        stamp(a->slot[k], a->size[k], (uintptr_t)a->slot[k]);
+    }
+}
+
+static void *larson_thread(void *arg) {
+    long me = (long)arg;
+    uint64_t s = (uint64_t)me * 7919 + 3;
+    struct larson_array *a = malloc(sizeof *a);
+    larson_fill(a, &s);
+    long epochs = (long)(2e6 * scale) / LARSON_EPOCH;
+    struct larson_box *next = &larson_boxes[(me + 1) % larson_threads], *mine = &larson_boxes[me];
+    for (long e = 0; e < epochs; e++) {
+        for (int i = 0; i < LARSON_EPOCH; i++) {
+            uint64_t r = xs(&s);
+            int k = r % LARSON_LIVE;
+            check(a->slot[k], a->size[k], (uintptr_t)a->slot[k]);
+            free(a->slot[k]);
+            a->size[k] = 16 + (r >> 20) % 497;
+            a->slot[k] = malloc(a->size[k]);
+            stamp(a->slot[k], a->size[k], (uintptr_t)a->slot[k]);
+        }
+        while (atomic_load_explicit(&next->array, memory_order_acquire) != NULL) sched_yield();
+        atomic_store_explicit(&next->array, a, memory_order_release);
+        while ((a = atomic_load_explicit(&mine->array, memory_order_acquire)) == NULL) sched_yield();
+        atomic_store_explicit(&mine->array, NULL, memory_order_relaxed);
+    }
+    for (int k = 0; k < LARSON_LIVE; k++) { check(a->slot[k], a->size[k], (uintptr_t)a->slot[k]); free(a->slot[k]); }
+    free(a);
+    return NULL;
+}
+
+static long larson(void) {
+    larson_threads = threads > 0 ? threads : 2;
+    larson_boxes = calloc(larson_threads, sizeof *larson_boxes);
+    pthread_t *t = calloc(larson_threads, sizeof *t);
+    for (long i = 0; i < larson_threads; i++) pthread_create(&t[i], NULL, larson_thread, (void *)i);
+    for (int i = 0; i < larson_threads; i++) pthread_join(t[i], NULL);
+    free(t);
+    free(larson_boxes);
+    return larson_threads * ((long)(2e6 * scale) / LARSON_EPOCH) * LARSON_EPOCH;
+}
+
 // Large blocks: 256 KiB..4 MiB, a live set of 16, every page touched once.
 static long large(void) {
     enum { LIVE = 16 };
@@ -204,7 +273,7 @@ static long realloc_growth(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: bench pairs16|churn|xthread|sizemix|large|realloc [scale]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: bench pairs16|churn|xthread|sizemix|large|realloc|larson [scale]\n"); return 2; }
     if (argc > 2) scale = atof(argv[2]);
     const char *t = getenv("BENCH_THREADS");
     if (t != NULL) {
@@ -215,7 +284,7 @@ int main(int argc, char **argv) {
     }
     struct { const char *name; long (*run)(void); } w[] = {
         {"pairs16", pairs16_n}, {"churn", churn_n}, {"xthread", xthread},
-        {"sizemix", sizemix}, {"large", large}, {"realloc", realloc_growth},
+        {"sizemix", sizemix}, {"large", large}, {"realloc", realloc_growth}, {"larson", larson},
     };
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
         if (strcmp(argv[1], w[i].name)) continue;

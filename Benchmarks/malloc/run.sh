@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 scale=${2:-1.0}
 source Benchmarks/malloc/allocators.sh
-workloads=(pairs16 churn xthread sizemix large realloc)
+workloads=(pairs16 churn xthread sizemix large realloc larson)
 for r in $(seq "$rounds"); do
     for w in "${workloads[@]}"; do
         for i in "${!names[@]}"; do

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Thread scaling of the malloc library against glibc and, where found,
-# jemalloc, TCMalloc and mimalloc: Benchmarks/malloc/bench.c's pairs16, churn
-# and sizemix workloads on 1, 2, 4, … threads at once (BENCH_THREADS), every
-# thread doing the one-thread work. Rounds are interleaved (each allocator runs
+# jemalloc, TCMalloc and mimalloc: Benchmarks/malloc/bench.c's pairs16, churn,
+# sizemix, xthread and larson workloads on 1, 2, 4, … threads at once
+# (BENCH_THREADS), every thread doing the one-thread work (xthread: N/2
+# producer/consumer pairs; larson: N threads handing their blocks on in a ring). Rounds are interleaved (each allocator runs
 # each workload and thread count once per round, in the same order); the table
 # is the median of the rounds, total million ops/s with the ratio to glibc.
 #
@@ -19,7 +20,7 @@ scale=${2:-0.5}
 counts=${3:-"1 2 4 8 16"}
 source Benchmarks/malloc/allocators.sh
 for r in $(seq "$rounds"); do
-    for w in pairs16 churn sizemix; do
+    for w in pairs16 churn sizemix xthread larson; do
         for n in $counts; do
             for i in "${!names[@]}"; do
                 if out=$(BENCH_THREADS=$n LD_PRELOAD=${preload[$i]} "$bin" "$w" "$scale"); then

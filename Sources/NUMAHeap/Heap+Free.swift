@@ -146,9 +146,7 @@ extension HeapCore {
         let cache = HeapState.cache(state, threadBindings: threadBindings)
         ThreadCache.count(cache.pointee.frees)
         ThreadCache.count(cache.pointee.largeBytesFreed, span.pointee.elemSize)
-        if !keepLargeSpan(span, cache: cache) {
-            NodeSpanSource(state: state, node: Int(span.pointee.node)).freeSpan(span)
-        }
+        if !keepLargeSpan(span, cache: cache) { offerLargeSpan(span) }
     }
 
     /// The span and object index of a block's base address; stops the process

@@ -346,7 +346,9 @@ extension HeapCore {
         let alignmentPages = max(1, alignment / pageSize)
         let cache = HeapState.cache(state, threadBindings: threadBindings)
         chooseNode(cache)
-        if alignment <= pageSize, let span = reuseLargeSpan(pages: pages, node: cache.pointee.node, cache: cache) {
+        if alignment <= pageSize,
+           let span = reuseLargeSpan(pages: pages, node: cache.pointee.node, cache: cache)
+                      ?? takeNodeLargeSpan(pages: pages, node: cache.pointee.node) {
             let bytes = span.pointee.pageCount * pageSize
             ThreadCache.count(cache.pointee.mallocs)
             ThreadCache.count(cache.pointee.largeBytesAllocated, bytes)

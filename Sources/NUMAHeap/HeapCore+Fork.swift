@@ -93,6 +93,12 @@ extension HeapCore {
         public var metadataBytes = 0
         public var spans = 0
         public var threadCaches = 0
+        /// Node-lock and central-list-lock acquisitions, all nodes, and the
+        /// contended ones (see ``HeapStatistics/Node``).
+        public var nodeLockAcquisitions = 0
+        public var contendedNodeLockAcquisitions = 0
+        public var centralLockAcquisitions = 0
+        public var contendedCentralLockAcquisitions = 0
     }
 
     /// Figures like ``statistics``' but summed, with no Swift allocation: the
@@ -119,6 +125,11 @@ extension HeapCore {
             r.releasedBytes += f.releasedBytes
             r.spans += f.spans
             r.metadataBytes += f.spanRecordBytes
+            r.nodeLockAcquisitions += s.pointee.nodes[i].lock.acquisitions
+            r.contendedNodeLockAcquisitions += s.pointee.nodes[i].lock.contendedAcquisitions
+            let central = s.pointee.nodes[i].centralLockCounts(spanClassCount: s.pointee.spanClassCount)
+            r.centralLockAcquisitions += central.acquisitions
+            r.contendedCentralLockAcquisitions += central.contended
         }
         return r
     }

@@ -43,6 +43,19 @@ public struct HeapStatistics: Sendable, Equatable {
         /// Thread caches that moved to this node because their thread began
         /// running on one of its CPUs (``HeapConfiguration/NUMAPolicy/automatic``).
         public var cachesMovedIn: Int = 0
+        /// Acquisitions of the node's lock (Go's `mheap.lock`: page allocator,
+        /// span records) since the heap was made, by threads and the scavenger.
+        public var lockAcquisitions: Int = 0
+        /// Of those, acquisitions that found the lock held (the thread spun or
+        /// slept before it got it).
+        public var contendedLockAcquisitions: Int = 0
+        /// Acquisitions of the node's central-list locks (Go's `mcentral.lock`),
+        /// all span classes together, and the contended ones among them.
+        public var centralLockAcquisitions: Int = 0
+        public var contendedCentralLockAcquisitions: Int = 0
+        /// Bytes of freed large spans the node's threads share now
+        /// (``NodeLargeSpans``; counted in ``inUseBytes`` until they go back).
+        public var sharedLargeSpanBytes: Int = 0
     }
 
     /// Per size class, index = size class (class 0, large objects, has size 0).
@@ -161,6 +174,7 @@ extension HeapCore {
                 scavenger.releaseFailures += sc.pointee.nodes[i].releaseFailures
             }
             spanRecordBytes += f.spanRecordBytes
+            let central = s.pointee.nodes[i].centralLockCounts(spanClassCount: s.pointee.spanClassCount)
             // Nodes the heap never used and cannot use (no memory) are left
             // out; decided from the figures read under the node's lock.
             let used = s.pointee.placement.hasMemory(i) || f.committedBytes > 0 || s.pointee.nodeCount == 1
@@ -168,7 +182,11 @@ extension HeapCore {
             nodes.append(HeapStatistics.Node(   // after unlocking: appending may allocate
                 node: i, mappedBytes: f.committedBytes, inUseBytes: f.inUseBytes,
                 idleBytes: f.freeBytes - f.releasedBytes, releasedBytes: f.releasedBytes, spans: f.spans,
-                bindFailures: s.pointee.nodes[i].bindFailures, cachesMovedIn: s.pointee.nodes[i].cachesMovedIn))
+                bindFailures: s.pointee.nodes[i].bindFailures, cachesMovedIn: s.pointee.nodes[i].cachesMovedIn,
+                lockAcquisitions: s.pointee.nodes[i].lock.acquisitions,
+                contendedLockAcquisitions: s.pointee.nodes[i].lock.contendedAcquisitions,
+                centralLockAcquisitions: central.acquisitions, contendedCentralLockAcquisitions: central.contended,
+                sharedLargeSpanBytes: s.pointee.nodes[i].largeSpans.bytes))
         }
         var scavengerMetadata = 0
         if let sc {

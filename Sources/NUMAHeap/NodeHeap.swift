@@ -37,6 +37,8 @@ struct NodeHeap: ~Copyable {
     /// Spans and pages in use: atomic, since threads make small spans from their
     /// own page caches without the lock (``ThreadSpanStash``).
     let _inUse: UnsafeMutablePointer<NodeInUse>
+    /// Freed large spans shared by the node's threads: lock-free (see the type).
+    let largeSpans: NodeLargeSpans
     let _mapping: UnsafeMutableRawPointer
     static var mappingBytes: Int { 4096 }
 
@@ -58,6 +60,17 @@ struct NodeHeap: ~Copyable {
                            releasedBytes: _pages.pointee.scavengedPages * pageSize,
                            spans: spansInUse,
                            spanRecordBytes: _spanRecords.pointee.mappedBytes)
+    }
+
+    /// Acquisitions of the node's central-list locks, all classes, and the
+    /// contended ones (relaxed reads of each lock's counters).
+    func centralLockCounts(spanClassCount: Int) -> (acquisitions: Int, contended: Int) {
+        var total = (acquisitions: 0, contended: 0)
+        for c in 0..<spanClassCount {
+            total.acquisitions += central[c].lock.acquisitions
+            total.contended += central[c].lock.contendedAcquisitions
+        }
+        return total
     }
 
     func noteBindFailure() { _inUse.pointee.bindFailures.add(1, ordering: .relaxed) }
@@ -127,7 +140,8 @@ struct NodeHeap: ~Copyable {
         let recordsOffset = (MemoryLayout<PageAllocator>.stride + 63) & ~63
         let countersOffset = recordsOffset + ((MemoryLayout<SpanRecordAllocator>.stride + 63) & ~63)
         let inUseOffset = countersOffset + ((MemoryLayout<NodeCounters>.stride + 63) & ~63)
-        precondition(inUseOffset + MemoryLayout<NodeInUse>.stride <= NodeHeap.mappingBytes)
+        let largeSpansOffset = inUseOffset + ((MemoryLayout<NodeInUse>.stride + 63) & ~63)
+        precondition(largeSpansOffset + NodeLargeSpans.byteCount <= NodeHeap.mappingBytes)
         _pages = (block + pagesOffset).bindMemory(to: PageAllocator.self, capacity: 1)
         _pages.initialize(to: PageAllocator(pageSize: pageSize))
         _spanRecords = (block + recordsOffset).bindMemory(to: SpanRecordAllocator.self, capacity: 1)
@@ -136,6 +150,7 @@ struct NodeHeap: ~Copyable {
         _counters.initialize(to: NodeCounters())
         _inUse = (block + inUseOffset).bindMemory(to: NodeInUse.self, capacity: 1)
         _inUse.initialize(to: NodeInUse())
+        largeSpans = NodeLargeSpans.initialize(at: block + largeSpansOffset)
     }
 
     deinit {

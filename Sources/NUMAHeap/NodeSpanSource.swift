@@ -74,6 +74,12 @@ struct NodeSpanSource: SpanSource {
         let pageSize = state.pointee.pageSize
         let ask = pages + alignmentPages - 1
         var found = pageAllocator.pointee.allocate(pages: ask)
+        if found == nil && heap.pointee.largeSpans.bytes > 0 {
+            // Freed large spans the node's threads share go back before the
+            // heap grows (or a memory limit counts them as in use).
+            returnSharedLargeSpansLocked()
+            found = pageAllocator.pointee.allocate(pages: ask)
+        }
         if found == nil {
             guard grow(pages: ask) else { return nil }
             grew = true
@@ -170,6 +176,15 @@ struct NodeSpanSource: SpanSource {
         h.pointee.lock.lock()
         releaseLocked(span)
         h.pointee.lock.unlock()
+    }
+
+    /// Every span on the node's shared large-span stacks (``NodeLargeSpans``)
+    /// back to the page allocator. Node lock held (the pops need none).
+    func returnSharedLargeSpansLocked() {
+        heap.pointee.largeSpans.drain(idleOnly: false, pageSize: state.pointee.pageSize) { span in
+            state.pointee.arenas.clearPageInUse(span.pointee.startAddress)  // as freeSpan does
+            releaseLocked(span)
+        }
     }
 
     /// A dead span's pages back to the page allocator and its record to the

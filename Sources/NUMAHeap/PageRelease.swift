@@ -9,7 +9,8 @@ extension HeapCore {
     /// again. Also freed first: the calling thread's bins, kept large spans and
     /// held small spans, every other thread's kept and held spans and page
     /// cache (``HeapCore/trimThreads(idleOnly:)``: those not in use at that
-    /// moment), and every central list's kept empty spans. Not reached: other
+    /// moment), the large spans every node's threads share
+    /// (``NodeLargeSpans``), and every central list's kept empty spans. Not reached: other
     /// live threads' free-object bins and current spans, until they flush,
     /// refill or exit. Takes each node's lock in turn; the background worker, if any,
     /// keeps running (it finds nothing left to do).
@@ -26,6 +27,8 @@ extension HeapCore {
         }
         // What the other threads hold for reuse (their claims permitting).
         trimThreads(idleOnly: false)
+        // The spans the nodes' threads share (NodeLargeSpans).
+        trimNodeLargeSpans(idleOnly: false)
         releaseRetainedSpans()
         let s = state
         // Everything read from the heap's state goes into locals first: some

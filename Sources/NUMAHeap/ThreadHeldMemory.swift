@@ -196,11 +196,13 @@ extension HeapCore {
     /// One trim pass (see ``ThreadHeldMemory``): takes back what each thread
     /// holds whose use count has not moved since the last pass — its held and
     /// kept spans to their nodes' page heaps, its page cache and span records
-    /// to its node — so the scavenger can release the pages. Returns the
-    /// records trimmed. Takes the cache lock briefly, then each trimmed
+    /// to its node — and the spans of each node's shared large-span stacks
+    /// that saw no use since the last pass (``NodeLargeSpans``), so the
+    /// scavenger can release the pages. Returns the records trimmed plus the
+    /// shared spans returned. Takes the cache lock briefly, then each trimmed
     /// record's nodes' locks; never waits for a thread.
     @discardableResult
-    public func trimIdleThreads() -> Int { trimThreads(idleOnly: true) }
+    public func trimIdleThreads() -> Int { trimThreads(idleOnly: true) + trimNodeLargeSpans(idleOnly: true) }
 
     /// Like ``trimIdleThreads()``, but with `idleOnly` false it takes back
     /// what every thread holds whose claim is free at that moment, busy or

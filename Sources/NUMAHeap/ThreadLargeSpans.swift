@@ -120,15 +120,15 @@ extension HeapCore {
         return true
     }
 
-    /// Returns the oldest kept spans to the page heap until one more of
-    /// `bytes` fits (the caller holds the claim).
+    /// Hands the oldest kept spans to their node's shared stacks (or its page
+    /// heap) until one more of `bytes` fits (the caller holds the claim).
     @inline(never)
     func makeRoom(forLargeSpanOf bytes: Int, _ list: UnsafeMutablePointer<ThreadLargeSpans>) {
         while list.pointee.count > 0 && (list.pointee.count == ThreadLargeSpans.capacity
                                          || list.pointee.bytes + bytes > ThreadLargeSpans.maxBytes) {
             let oldest = list.pointee.span(0)
             removeLargeSpan(at: 0, list)
-            NodeSpanSource(state: state, node: Int(oldest.pointee.node)).freeSpan(oldest)
+            offerLargeSpan(oldest)
         }
     }
 

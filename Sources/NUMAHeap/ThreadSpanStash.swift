@@ -30,14 +30,15 @@ struct ThreadSpanStash {
     /// Their pages still count as in use.
     var freedNode: Int32
     var freedCount: Int
-    var freed: RecordRow
+    var freed: FreedRow
 
     /// Freed spans a thread holds before it returns them (one lock acquisition each batch).
-    static var freedCapacity: Int { 8 }
+    static var freedCapacity: Int { 16 }
 
     /// Records kept per bucket.
     static var recordsPerBucket: Int { 8 }
     typealias RecordRow = (SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?, SpanRef?)
+    typealias FreedRow = (RecordRow, RecordRow)
 
     /// Spans of fewer pages than this take the stash path (Go: pageCachePages / 4).
     static var maxPages: Int { 16 }

@@ -285,4 +285,8 @@ public func numaheap_exit_report() {
         .text(" B, in use ").decimal(s.inUseBytes).text(" B in ").decimal(s.spans)
         .text(" spans, released ").decimal(s.releasedBytes).text(" B, metadata ").decimal(s.metadataBytes).text(" B")
         .write()
+    FatalMessage("NUMAHeap statistics: node locks ").decimal(s.nodeLockAcquisitions)
+        .text(" acquisitions (").decimal(s.contendedNodeLockAcquisitions).text(" contended), central-list locks ")
+        .decimal(s.centralLockAcquisitions).text(" (").decimal(s.contendedCentralLockAcquisitions).text(" contended)")
+        .write()
 }

@@ -138,6 +138,12 @@ struct StatsReport {
                 + Self.column(String(n.spans), 9) + Self.column(String(n.bindFailures), 16)
                 + Self.column(String(n.cachesMovedIn), 18) + "\n"
         }
+        out += "\nnode   node-lock acquisitions   contended   central-list acquisitions   contended\n"
+        for n in stats.nodes {
+            out += Self.column(String(n.node), 4) + Self.column(String(n.lockAcquisitions), 25)
+                + Self.column(String(n.contendedLockAcquisitions), 12) + Self.column(String(n.centralLockAcquisitions), 28)
+                + Self.column(String(n.contendedCentralLockAcquisitions), 12) + "\n"
+        }
         out += "\ntotal: live objects \(stats.liveObjects), live bytes \(Self.mib(stats.liveBytes)) MiB, in use \(Self.mib(stats.inUseBytes)) MiB, "
         out += "mapped \(Self.mib(stats.mappedBytes)) MiB, metadata \(Self.mib(stats.metadataBytes)) MiB\n"
         out += "large objects: \(stats.largeMallocs) allocated, \(stats.largeFrees) freed\n\n"
@@ -152,7 +158,10 @@ struct StatsReport {
     var json: String {
         let nodes = stats.nodes.map { n in
             "{\"node\":\(n.node),\"mappedBytes\":\(n.mappedBytes),\"inUseBytes\":\(n.inUseBytes),\"idleBytes\":\(n.idleBytes),"
-                + "\"releasedBytes\":\(n.releasedBytes),\"spans\":\(n.spans),\"bindFailures\":\(n.bindFailures),\"cachesMovedIn\":\(n.cachesMovedIn)}"
+                + "\"releasedBytes\":\(n.releasedBytes),\"spans\":\(n.spans),\"bindFailures\":\(n.bindFailures),\"cachesMovedIn\":\(n.cachesMovedIn),"
+                + "\"lockAcquisitions\":\(n.lockAcquisitions),\"contendedLockAcquisitions\":\(n.contendedLockAcquisitions),"
+                + "\"centralLockAcquisitions\":\(n.centralLockAcquisitions),"
+                + "\"contendedCentralLockAcquisitions\":\(n.contendedCentralLockAcquisitions)}"
         }
         return "{\"policy\":\"\(policy)\",\"liveObjects\":\(stats.liveObjects),\"liveBytes\":\(stats.liveBytes),"
             + "\"inUseBytes\":\(stats.inUseBytes),\"mappedBytes\":\(stats.mappedBytes),\"nodes\":[\(nodes.joined(separator: ","))]}\n"

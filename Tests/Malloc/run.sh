@@ -211,6 +211,12 @@ fi
 # --- NUMAHEAP_* options -------------------------------------------------------------
 out=$(LD_PRELOAD="$lib" NUMAHEAP_STATS=1 /bin/true 2>&1)
 if grep -q '^NUMAHeap statistics (pid [0-9]*): mallocs [0-9]*' <<<"$out"; then pass "NUMAHEAP_STATS=1 prints statistics at exit"; else fail "NUMAHEAP_STATS=1: $out"; fi
+# The lock line: the node lock was taken at least once (the first span's pages).
+if grep -Eq '^NUMAHeap statistics: node locks [1-9][0-9]* acquisitions \([0-9]+ contended\), central-list locks [0-9]+ \([0-9]+ contended\)$' <<<"$out"; then
+    pass "NUMAHEAP_STATS=1 counts lock acquisitions"
+else
+    fail "NUMAHEAP_STATS=1 lock line: $out"
+fi
 out=$(LD_PRELOAD="$lib" NUMAHEAP_THP=sometimes NUMAHEAP_MEMORY_LIMIT=lots NUMAHEAP_NUMA=bind:x NUMAHEAP_CHECKS=paranoid \
       NUMAHEAP_RETAIN_PEAK_MS=-5 /bin/echo hi 2>&1)
 if [ "$(grep -c '^NUMAHeap: ignoring NUMAHEAP_' <<<"$out")" -eq 5 ] && grep -q '^hi$' <<<"$out" \

@@ -1,5 +1,6 @@
 import CPlatform
 import Glibc
+import Synchronization
 
 /// A `pthread_mutex_t` living in memory its owner mapped (never on the Swift heap).
 ///
@@ -22,17 +23,44 @@ import Glibc
 /// A `RawLock` is a pointer: copies name the same lock. Its owner documents, next
 /// to the field, who may hold it and what it protects (see the Go runtime's lock
 /// comments for the model).
+///
+/// ## Counters
+/// Each lock counts its acquisitions and, of those, the contended ones: those
+/// that found it held (the `trylock` that every ``lock()`` starts with failed),
+/// so the thread spun or slept in `futex` before it got the lock. Both are
+/// written only by the thread that holds the lock — a relaxed load and store
+/// each, no read-modify-write instruction — and read by anyone with a relaxed
+/// load (statistics), so they cost the holder two stores to a line it already
+/// owns. They are not reset by ``reinitialize()``.
 public struct RawLock: @unchecked Sendable {
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    /// Bytes a lock needs; reserve this much (8-byte aligned) in mapped memory.
-    public static var byteCount: Int { MemoryLayout<pthread_mutex_t>.stride }
+    /// The acquisition and contention counters, just after the mutex.
+    @usableFromInline struct Counters: ~Copyable {
+        @usableFromInline let acquisitions: Atomic<Int>
+        @usableFromInline let contended: Atomic<Int>
+    }
 
-    /// Initialises a lock in place at `address` (which must stay mapped while used).
+    @usableFromInline static var countersOffset: Int {
+        (MemoryLayout<pthread_mutex_t>.stride + 7) & ~7
+    }
+
+    /// Bytes a lock needs (the mutex and its counters); reserve this much
+    /// (8-byte aligned) in mapped memory.
+    public static var byteCount: Int { countersOffset + MemoryLayout<Counters>.stride }
+
+    @usableFromInline var counters: UnsafeMutablePointer<Counters> {
+        (UnsafeMutableRawPointer(mutex) + RawLock.countersOffset).assumingMemoryBound(to: Counters.self)
+    }
+
+    /// Initialises a lock in place at `address` (which must stay mapped while
+    /// used), its counters at zero.
     public init(initializingAt address: UnsafeMutableRawPointer) {
         mutex = address.bindMemory(to: pthread_mutex_t.self, capacity: 1)
         let rc = numaheap_mutex_init_adaptive(mutex)
         if rc != 0 { FatalMessage("RawLock: pthread_mutex_init failed with ").decimal(Int(rc)).crash() }
+        (address + RawLock.countersOffset).bindMemory(to: Counters.self, capacity: 1)
+            .initialize(to: Counters(acquisitions: Atomic(0), contended: Atomic(0)))
     }
 
     /// A lock already initialised at `address`.
@@ -40,18 +68,39 @@ public struct RawLock: @unchecked Sendable {
         mutex = address.assumingMemoryBound(to: pthread_mutex_t.self)
     }
 
+    /// Takes the lock, counting the acquisition (and the contention when the
+    /// lock was held: then glibc's adaptive lock spins, then sleeps).
     @inlinable public func lock() {
-        let rc = pthread_mutex_lock(mutex)
-        if _slowPath(rc != 0) { RawLock.failed("lock", rc) }
+        if _slowPath(pthread_mutex_trylock(mutex) != 0) {
+            let rc = pthread_mutex_lock(mutex)
+            if _slowPath(rc != 0) { RawLock.failed("lock", rc) }
+            RawLock.bump(counters.pointee.contended)
+        }
+        RawLock.bump(counters.pointee.acquisitions)
     }
+
+    /// Adds one to a counter only the lock's holder writes (no locked instruction).
+    @inlinable @inline(__always)
+    static func bump(_ counter: borrowing Atomic<Int>) {
+        counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+
+    /// Acquisitions since the lock was initialised (relaxed; readable by any thread).
+    public var acquisitions: Int { counters.pointee.acquisitions.load(ordering: .relaxed) }
+    /// Of those, the ones that found the lock held.
+    public var contendedAcquisitions: Int { counters.pointee.contended.load(ordering: .relaxed) }
 
     @inlinable public func unlock() {
         let rc = pthread_mutex_unlock(mutex)
         if _slowPath(rc != 0) { RawLock.failed("unlock", rc) }
     }
 
-    /// Takes the lock if it is free; true when taken.
-    @inlinable public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+    /// Takes the lock if it is free; true when taken (and counted).
+    @inlinable public func tryLock() -> Bool {
+        guard pthread_mutex_trylock(mutex) == 0 else { return false }
+        RawLock.bump(counters.pointee.acquisitions)
+        return true
+    }
 
     /// Runs `body` holding the lock.
     @inlinable public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {

@@ -37,6 +37,45 @@ import Testing
         }
         for t in handles { pthread_join(t, nil) }
         #expect(shared.counter == threads * rounds)
+        // The counters are written under the lock, so they are exact too.
+        #expect(shared.lock.acquisitions == threads * rounds)
+        #expect(shared.lock.contendedAcquisitions <= threads * rounds)
+    }
+
+    @Test func countsAcquisitionsAndTryLocks() {
+        let shared = Shared()
+        #expect(shared.lock.acquisitions == 0 && shared.lock.contendedAcquisitions == 0)
+        for _ in 0..<10 { shared.lock.lock(); shared.lock.unlock() }
+        #expect(shared.lock.tryLock())
+        shared.lock.unlock()
+        #expect(shared.lock.acquisitions == 11)
+        #expect(shared.lock.contendedAcquisitions == 0, "nobody else held the lock")
+    }
+
+    /// A thread that calls `lock()` while another holds the lock is counted as
+    /// contended.
+    @Test func countsAContendedAcquisition() {
+        let shared = Shared()
+        // The waiter may not reach its lock() before the holder lets go on a
+        // loaded machine, so try a few rounds; one contended round suffices.
+        for round in 1...20 {
+            shared.lock.lock()
+            shared.counter = 0
+            var t = pthread_t()
+            let box = Unmanaged.passRetained(shared).toOpaque()
+            pthread_create(&t, nil, { arg in
+                let s = Unmanaged<Shared>.fromOpaque(arg!).takeRetainedValue()
+                s.lock.lock()
+                s.lock.unlock()
+                return nil
+            }, box)
+            usleep(20_000)
+            shared.lock.unlock()
+            pthread_join(t, nil)
+            #expect(shared.lock.acquisitions == 2 * round)
+            if shared.lock.contendedAcquisitions > 0 { break }
+        }
+        #expect(shared.lock.contendedAcquisitions == 1)
     }
 
     @Test func tryLockFailsWhileHeld() {
@@ -51,6 +90,7 @@ import Testing
         }, box)
         pthread_join(t, &result)
         #expect(result == UnsafeMutableRawPointer(bitPattern: 2), "another thread took a held lock")
+        #expect(shared.lock.acquisitions == 1, "a failed tryLock counts nothing")
         shared.lock.unlock()
         #expect(shared.lock.tryLock())
         shared.lock.unlock()

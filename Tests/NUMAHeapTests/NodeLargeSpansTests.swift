@@ -1,0 +1,134 @@
+// The large spans a node's threads share (NodeLargeSpans): what goes there,
+// who gets it back, and when it returns to the page heap.
+
+import Glibc
+@_spi(NUMAHeapInternals) import NUMAHeap
+import Testing
+
+@Suite struct NodeLargeSpansTests {
+    /// The classes are the rounded large-span sizes from 5 to 128 pages, and
+    /// only those have a class.
+    @Test func classesAreTheRoundedSpanSizes() {
+        let pages = HeapCore.sharedLargeSpanClassPages
+        #expect(pages.first == 5 && pages.last == 128 && pages.count == 20)
+        #expect(zip(pages, pages.dropFirst()).allSatisfy { $0 < $1 })
+        for (c, p) in pages.enumerated() {
+            #expect(HeapCore.sharedLargeSpanClass(pages: p) == c)
+            #expect(HeapCore.largeSpanPages(forPages: p) == p, "class \(c) (\(p) pages) is not a rounded size")
+        }
+        for p in 1...300 where !pages.contains(p) {
+            #expect(HeapCore.sharedLargeSpanClass(pages: p) == nil, "\(p) pages")
+            if p > 4 && p <= 128 { #expect(HeapCore.largeSpanPages(forPages: p) != p, "\(p) pages is rounded to itself") }
+        }
+    }
+
+    @Test func theLimitIsAQuarterOfTheNodesInUseWithinBounds() {
+        #expect(HeapCore.sharedLargeSpanLimit(inUseBytes: 0) == 8 << 20)
+        #expect(HeapCore.sharedLargeSpanLimit(inUseBytes: 100 << 20) == 25 << 20)
+        #expect(HeapCore.sharedLargeSpanLimit(inUseBytes: 1 << 40) == 64 << 20)
+    }
+
+    /// Runs `body` on a new thread and waits for it.
+    static func onAnotherThread(_ body: @escaping @Sendable () -> Void) {
+        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        var t = pthread_t()
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        pthread_create(&t, nil, { arg in
+            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
+            return nil
+        }, box)
+        pthread_join(t, nil)
+    }
+
+    final class Addresses: @unchecked Sendable { var list: [UInt] = []; var lockDelta = 0 }
+
+    /// A thread frees 12 blocks of 200 000 bytes (28-page spans): it keeps 8,
+    /// the other 4 go to its node's stacks; another thread's 4 blocks of that
+    /// size are those 4 spans, taken without the node lock.
+    @Test func spansAThreadCannotKeepServeAnotherThreadWithoutTheNodeLock() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        let size = 200_000
+        let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: size) }
+        for p in blocks { heap.deallocate(p) }
+        let spanBytes = HeapCore.largeSpanPages(forPages: (size + 8191) / 8192) * 8192
+        #expect(heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) == 4 * spanBytes)
+        let got = Addresses()
+        Self.onAnotherThread {
+            // The thread's cache first (binding it may take locks), then the blocks.
+            heap.deallocate(try! heap.allocate(byteCount: 16))
+            let before = heap.statistics.nodes.map(\.lockAcquisitions).reduce(0, +)
+            for _ in 0..<4 { got.list.append(UInt(bitPattern: try! heap.allocate(byteCount: size))) }
+            let after = heap.statistics.nodes.map(\.lockAcquisitions).reduce(0, +)
+            got.lockDelta = after - before
+            for a in got.list { heap.deallocate(UnsafeMutableRawPointer(bitPattern: a)!) }
+        }
+        let freed = Set(blocks.map { UInt(bitPattern: $0) })
+        #expect(got.list.allSatisfy(freed.contains), "another thread's blocks are not the shared spans")
+        // One acquisition: the statistics' own reading of the node's figures.
+        #expect(got.lockDelta == 1)
+        heap.flushThreadCache()
+    }
+
+    /// The trim pass returns a stack that saw no use since its previous look;
+    /// releaseFreeMemory returns them all at once. Their pages then leave the
+    /// in-use figure.
+    @Test func idleSharedSpansGoBackToThePageHeap() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        func shared() -> Int { heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) }
+        let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: 200_000) }
+        for p in blocks { heap.deallocate(p) }
+        #expect(shared() > 0)
+        let inUse = heap.statistics.inUseBytes
+        heap.core.trimIdleThreads()  // the first look: the stacks have just been used
+        #expect(shared() > 0)
+        heap.core.trimIdleThreads()  // no use since: returned
+        #expect(shared() == 0)
+        #expect(heap.statistics.inUseBytes < inUse)
+
+        let again = try (0..<12).map { _ in try heap.allocate(byteCount: 300_000) }
+        for p in again { heap.deallocate(p) }
+        #expect(shared() > 0)
+        heap.releaseFreeMemory()
+        #expect(shared() == 0)
+        #expect(heap.statistics.inUseBytes == 0)
+    }
+
+    /// An allocation the free pages cannot hold returns the shared spans to
+    /// the page heap before the heap grows.
+    @Test func theSharedSpansGoBackBeforeTheHeapGrows() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        func shared() -> Int { heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) }
+        let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: 200_000) }
+        for p in blocks { heap.deallocate(p) }
+        #expect(shared() > 0)
+        let big = try heap.allocate(byteCount: 64 << 20)
+        #expect(shared() == 0)
+        heap.deallocate(big)
+    }
+
+    /// 40 blocks of 1 MiB freed: the node holds no more than its limit (a
+    /// quarter of its bytes in use, at least 8 MiB), and does fill to it.
+    @Test func aNodeHoldsNoMoreThanItsLimit() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        let blocks = try (0..<40).map { _ in try heap.allocate(byteCount: 1 << 20) }
+        let limit = HeapCore.sharedLargeSpanLimit(inUseBytes: heap.statistics.inUseBytes)
+        for p in blocks { heap.deallocate(p) }
+        let shared = heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +)
+        #expect(shared <= limit, "\(shared) bytes shared, limit \(limit)")
+        #expect(shared >= (8 << 20) - (1 << 20), "\(shared) bytes shared")
+        heap.releaseFreeMemory()
+    }
+
+    /// A second free of a block whose span another thread's free put on the
+    /// node's stacks is reported as a free of freed memory.
+    @Test func aSecondFreeOfASharedSpansBlockIsReported() async {
+        let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
+            let heap = try Heap()
+            let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: 200_000) }
+            for p in blocks { heap.deallocate(p) }  // the first 4 are now on the node's stacks
+            heap.deallocate(blocks[0])
+        }
+        let text = String(decoding: r?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(text.contains("pointer into freed memory (double free of a large block"), "\(text)")
+    }
+}

@@ -36,7 +36,9 @@ import Synchronization
 ///   scavenger goal and jemalloc's dirty extents do, within a fixed bound.
 /// - The background scavenger's trim pass (about once a second) returns a
 ///   stack to the page heap when its head has not changed since the previous
-///   pass (no span came or went); ``Heap/releaseFreeMemory()`` returns all.
+///   pass (no span came or went); ``Heap/releaseFreeMemory()`` returns all;
+///   a page-heap allocation that finds no room returns the largest, as many
+///   as it needs, before the heap grows.
 struct NodeLargeSpans {
     /// The heads, the trim pass's last look at each, and the byte count, in
     /// memory the node maps (``NodeHeap``).
@@ -153,6 +155,17 @@ struct NodeLargeSpans {
             guard NodeLargeSpans.top(now) != nil, !idleOnly || seen == now else { continue }
             let pages = NodeLargeSpans.pages(ofClass: c)
             while let span = pop(pages: pages, pageSize: pageSize) { body(span) }
+        }
+    }
+
+    /// Pops spans, the largest class first, handing each to `body`, until
+    /// `done()` answers true or the stacks are empty.
+    func drainLargestFirst(pageSize: Int, until done: () -> Bool, _ body: (SpanRef) -> Void) {
+        guard bytes > 0 else { return }
+        for c in (0..<NodeLargeSpans.classCount).reversed() {
+            let pages = NodeLargeSpans.pages(ofClass: c)
+            while !done(), let span = pop(pages: pages, pageSize: pageSize) { body(span) }
+            if done() { return }
         }
     }
 

@@ -74,10 +74,10 @@ struct NodeSpanSource: SpanSource {
         let pageSize = state.pointee.pageSize
         let ask = pages + alignmentPages - 1
         var found = pageAllocator.pointee.allocate(pages: ask)
-        if found == nil && heap.pointee.largeSpans.bytes > 0 {
-            // Freed large spans the node's threads share go back before the
-            // heap grows (or a memory limit counts them as in use).
-            returnSharedLargeSpansLocked()
+        // Freed large spans the node's threads share go back before the heap
+        // grows (or a memory limit counts them as in use): the largest first,
+        // as many as the request needs at each try, so the rest stay shared.
+        while found == nil, returnSharedLargeSpansLocked(pages: ask) {
             found = pageAllocator.pointee.allocate(pages: ask)
         }
         if found == nil {
@@ -178,13 +178,18 @@ struct NodeSpanSource: SpanSource {
         h.pointee.lock.unlock()
     }
 
-    /// Every span on the node's shared large-span stacks (``NodeLargeSpans``)
-    /// back to the page allocator. Node lock held (the pops need none).
-    func returnSharedLargeSpansLocked() {
-        heap.pointee.largeSpans.drain(idleOnly: false, pageSize: state.pointee.pageSize) { span in
+    /// Spans of the node's shared large-span stacks (``NodeLargeSpans``), the
+    /// largest first, back to the page allocator until `pages` pages have
+    /// gone back or the stacks are empty; false when they were empty. Node
+    /// lock held (the pops need none).
+    func returnSharedLargeSpansLocked(pages: Int) -> Bool {
+        var returned = 0
+        heap.pointee.largeSpans.drainLargestFirst(pageSize: state.pointee.pageSize, until: { returned >= pages }) { span in
+            returned += span.pointee.pageCount
             state.pointee.arenas.clearPageInUse(span.pointee.startAddress)  // as freeSpan does
             releaseLocked(span)
         }
+        return returned > 0
     }
 
     /// A dead span's pages back to the page allocator and its record to the

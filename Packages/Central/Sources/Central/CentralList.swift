@@ -114,12 +114,17 @@ extension CentralList {
             lock.unlock()
             return span
         }
-        lock.unlock()
-        guard let span = source.allocateSpan(pages: pagesPerSpan, spanClass: spanClass) else { return nil }
-        span.pointee.owner.store(owner, ordering: .sequentiallyConsistent)
-        lock.lock()
+        // Counted before the span is made, so that a new span costs one
+        // acquisition of the lock, not two; taken back in the rare failure.
         spans.pointee.spansGrown += 1
         lock.unlock()
+        guard let span = source.allocateSpan(pages: pagesPerSpan, spanClass: spanClass) else {
+            lock.lock()
+            spans.pointee.spansGrown -= 1
+            lock.unlock()
+            return nil
+        }
+        span.pointee.owner.store(owner, ordering: .sequentiallyConsistent)
         return span
     }
 

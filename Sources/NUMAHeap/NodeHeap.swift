@@ -10,8 +10,10 @@ import Synchronization
 /// central lists.
 ///
 /// ## Lock rule
-/// `lock` (Go's `mheap.lock`) protects `pages`, `spanRecords`, `arenaCursor`
-/// and the page counters. It may be taken while holding a central list's lock
+/// `lock` (Go's `mheap.lock`) protects what `_pages` (the page allocator),
+/// `_spanRecords` (the span-record pool) and `_counters` (the arena cursor and
+/// the committed bytes) point at. `_inUse` and `largeSpans` are atomic and
+/// need no lock. It may be taken while holding a central list's lock
 /// (lock order: central → node → arena), never the other way round, and it is
 /// never held while calling out of the heap. The central lists have their own
 /// locks (see ``CentralList``).

@@ -6,11 +6,11 @@ import Glibc
 import Testing
 
 @Suite struct NodeLargeSpansTests {
-    /// The classes are the rounded large-span sizes from 5 to 128 pages, and
-    /// only those have a class.
+    /// The classes are the rounded large-span sizes from 5 to 32 pages
+    /// (256 KiB), and only those have a class.
     @Test func classesAreTheRoundedSpanSizes() {
         let pages = HeapCore.sharedLargeSpanClassPages
-        #expect(pages.first == 5 && pages.last == 128 && pages.count == 20)
+        #expect(pages.first == 5 && pages.last == 32 && pages.count == 12)
         #expect(zip(pages, pages.dropFirst()).allSatisfy { $0 < $1 })
         for (c, p) in pages.enumerated() {
             #expect(HeapCore.sharedLargeSpanClass(pages: p) == c)
@@ -18,7 +18,7 @@ import Testing
         }
         for p in 1...300 where !pages.contains(p) {
             #expect(HeapCore.sharedLargeSpanClass(pages: p) == nil, "\(p) pages")
-            if p > 4 && p <= 128 { #expect(HeapCore.largeSpanPages(forPages: p) != p, "\(p) pages is rounded to itself") }
+            if p > 4 && p <= 32 { #expect(HeapCore.largeSpanPages(forPages: p) != p, "\(p) pages is rounded to itself") }
         }
     }
 
@@ -85,7 +85,7 @@ import Testing
         #expect(shared() == 0)
         #expect(heap.statistics.inUseBytes < inUse)
 
-        let again = try (0..<12).map { _ in try heap.allocate(byteCount: 300_000) }
+        let again = try (0..<12).map { _ in try heap.allocate(byteCount: 150_000) }
         for p in again { heap.deallocate(p) }
         #expect(shared() > 0)
         heap.releaseFreeMemory()
@@ -106,16 +106,20 @@ import Testing
         heap.deallocate(big)
     }
 
-    /// 40 blocks of 1 MiB freed: the node holds no more than its limit (a
-    /// quarter of its bytes in use, at least 8 MiB), and does fill to it.
+    /// 60 blocks of 200 000 bytes (13 MiB of spans) freed: the node holds no
+    /// more than its limit (a quarter of its bytes in use, at least 8 MiB),
+    /// and does fill to it; 1 MiB blocks are not shared at all.
     @Test func aNodeHoldsNoMoreThanItsLimit() throws {
         let heap = try Heap(configuration: .init(scavenging: .disabled))
-        let blocks = try (0..<40).map { _ in try heap.allocate(byteCount: 1 << 20) }
+        let huge = try (0..<12).map { _ in try heap.allocate(byteCount: 1 << 20) }
+        for p in huge { heap.deallocate(p) }
+        #expect(heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) == 0)
+        let blocks = try (0..<60).map { _ in try heap.allocate(byteCount: 200_000) }
         let limit = HeapCore.sharedLargeSpanLimit(inUseBytes: heap.statistics.inUseBytes)
         for p in blocks { heap.deallocate(p) }
         let shared = heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +)
         #expect(shared <= limit, "\(shared) bytes shared, limit \(limit)")
-        #expect(shared >= (8 << 20) - (1 << 20), "\(shared) bytes shared")
+        #expect(shared >= (8 << 20) - 28 * 8192, "\(shared) bytes shared")
         heap.releaseFreeMemory()
     }
 

@@ -12,7 +12,7 @@ import Synchronization
 /// `allocCount`) of every *unowned* span of this class — the central list is the
 /// owner of those spans. Remote frees never need it, except to move a span that
 /// was full off the full list, or to retire a span whose every object was freed
-/// (``remoteFreeNoticed(_:incarnation:pending:source:)``).
+/// (``remoteFreeNoticed(_:incarnation:source:)``).
 ///
 /// ## Lists
 /// - `partial`: unowned spans that had at least one free object when last

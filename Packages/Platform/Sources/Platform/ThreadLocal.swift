@@ -12,12 +12,10 @@ public struct ThreadLocalSlot: Sendable {
 
     @inlinable init(_ index: Int32) { self.index = index }
 
-    /// Central's per-thread cache (Go's `mcache`).
+    /// NUMAHeap's head of the thread's heap bindings (`ThreadBinding`: each
+    /// links the thread to its cache record, Go's `mcache`, in one heap; the
+    /// most recently used first).
     @inlinable public static var cache: ThreadLocalSlot { ThreadLocalSlot(Int32(NUMAHEAP_TLS_CACHE)) }
-    /// SpanCore's per-thread span-struct stash (Go's `mspancache`).
-    @inlinable public static var spanStash: ThreadLocalSlot { ThreadLocalSlot(Int32(NUMAHEAP_TLS_SPAN_STASH)) }
-    /// NUMAHeap's record of the thread's node.
-    @inlinable public static var node: ThreadLocalSlot { ThreadLocalSlot(Int32(NUMAHEAP_TLS_NODE)) }
     /// Unused by NUMAHeap; for tests.
     @inlinable public static var spare: ThreadLocalSlot { ThreadLocalSlot(Int32(NUMAHEAP_TLS_SPARE)) }
 

@@ -41,8 +41,10 @@ public struct Span: ~Copyable {
     // is an atomic `let`: it is never formally modified (atomic operations
     // borrow), so whole-span borrows by remote threads never overlap a
     // modification at the span's address. Who writes each field is in its
-    // comment and the type's documentation: the layout once, by `initialize`
-    // under the heap lock; the allocation state by the owner only; the links
+    // comment and the type's documentation: the layout once, by `initialize`,
+    // on the thread the span's pages were handed to, before the span is
+    // published (after the node lock is released, as Go's `allocSpan` does
+    // after `HaveSpan`); the allocation state by the owner only; the links
     // under their list's lock.
 
     // MARK: Read by every free and allocation (first cache line).
@@ -153,7 +155,9 @@ extension Span {
     /// Lays the span record at `span` out over `pageCount` pages at `start` for
     /// objects of `elemSize` bytes (Go's `mspan.init` + `initSpan`): all objects
     /// free, no owner, state `.inUse`. The record's bitmaps must have room for
-    /// the objects. Called under the heap lock before the span is published; it
+    /// the objects. Called by the thread the pages were handed to, before the
+    /// span is published and after the node lock is released (the pages and
+    /// the record are that thread's alone until then); it
     /// writes field by field (never the span as a whole), so a stale reader of a
     /// recycled record races only on the fields it reads, which are atomics.
     @inlinable

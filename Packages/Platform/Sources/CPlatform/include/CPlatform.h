@@ -19,11 +19,9 @@ extern "C" {
 // thread. Their meaning belongs to the layer that uses them (see
 // NUMAHEAP_TLS_* below); Platform only stores them.
 enum {
-    NUMAHEAP_TLS_CACHE = 0,      // Central: this thread's per-thread cache (mcache).
-    NUMAHEAP_TLS_SPAN_STASH = 1, // SpanCore: this thread's span-struct stash (mspancache).
-    NUMAHEAP_TLS_NODE = 2,       // NUMAHeap: this thread's node + 1 (0 = not yet known).
-    NUMAHEAP_TLS_SPARE = 3,      // Free for tests and future use.
-    NUMAHEAP_TLS_SLOT_COUNT = 4
+    NUMAHEAP_TLS_CACHE = 0,      // NUMAHeap: the head of this thread's heap bindings.
+    NUMAHEAP_TLS_SPARE = 1,      // Free for tests and future use.
+    NUMAHEAP_TLS_SLOT_COUNT = 2
 };
 
 extern __thread void *numaheap_tls_slots[NUMAHEAP_TLS_SLOT_COUNT]

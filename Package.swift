@@ -28,7 +28,7 @@ let packages: [(name: String, dependencies: [String], testDependencies: [String]
     ("PageAlloc", ["Platform"], ["Platform"]),
     ("GCBits", ["Platform"], ["Platform"]),
     ("SpanCore", ["Platform"], ["Platform"]),
-    ("Central", ["Platform", "SpanCore", "GCBits"], ["Platform", "SpanCore"]),
+    ("Central", ["Platform", "SpanCore"], ["Platform", "SpanCore"]),
     ("Scavenger", ["Platform", "PageAlloc"], ["Platform", "PageAlloc"]),
 ]
 

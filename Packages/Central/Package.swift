@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// Central: per-span-class central lists (mcentral) and per-thread caches (mcache). Depends on SpanCore, GCBits and Platform.
+// Central: per-span-class central lists (mcentral) and per-thread caches (mcache). Depends on SpanCore and Platform.
 import PackageDescription
 
 let package = Package(
@@ -10,10 +10,9 @@ let package = Package(
     dependencies: [
         .package(path: "../Platform"),
         .package(path: "../SpanCore"),
-        .package(path: "../GCBits"),
     ],
     targets: [
-        .target(name: "Central", dependencies: [.product(name: "Platform", package: "Platform"), .product(name: "SpanCore", package: "SpanCore"), .product(name: "GCBits", package: "GCBits")]),
+        .target(name: "Central", dependencies: [.product(name: "Platform", package: "Platform"), .product(name: "SpanCore", package: "SpanCore")]),
         .testTarget(name: "CentralTests", dependencies: ["Central"]),
     ]
 )

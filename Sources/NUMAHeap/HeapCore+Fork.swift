@@ -85,7 +85,9 @@ extension HeapCore {
         /// Blocks allocated and freed, all threads, exited ones included.
         public var mallocs = 0
         public var frees = 0
-        /// Bytes of arena memory committed, in in-use spans, and released to the system.
+        /// Bytes of arena memory committed, in in-use spans (less the freed
+        /// large spans the nodes' threads share for reuse: the blocks a
+        /// program holds), and released to the system.
         public var committedBytes = 0
         public var inUseBytes = 0
         public var releasedBytes = 0
@@ -121,7 +123,7 @@ extension HeapCore {
         for i in 0..<s.pointee.nodeCount {
             let f = s.pointee.nodes[i].figures(pageSize: s.pointee.pageSize)
             r.committedBytes += f.committedBytes
-            r.inUseBytes += f.inUseBytes
+            r.inUseBytes += max(0, f.inUseBytes - s.pointee.nodes[i].largeSpans.bytes)
             r.releasedBytes += f.releasedBytes
             r.spans += f.spans
             r.metadataBytes += f.spanRecordBytes

@@ -75,6 +75,12 @@ struct NodeHeap: ~Copyable {
         return total
     }
 
+    /// Bytes the node's shared large-span stacks may hold now: by the bytes
+    /// in use less the stacks' own (``NodeLargeSpans/limit(inUseBytes:)``).
+    func sharedLargeSpanLimit(pageSize: Int) -> Int {
+        NodeLargeSpans.limit(inUseBytes: max(0, pagesInUse * pageSize - largeSpans.bytes))
+    }
+
     func noteBindFailure() { _inUse.pointee.bindFailures.add(1, ordering: .relaxed) }
     func noteCacheMovedIn() { _inUse.pointee.cachesMovedIn.add(1, ordering: .relaxed) }
     var bindFailures: Int { _inUse.pointee.bindFailures.load(ordering: .relaxed) }

@@ -30,7 +30,8 @@ import Synchronization
 ///   use or recycled: records are never unmapped, the link is an atomic word,
 ///   and the count makes that pop fail.
 /// - At most ``limit(inUseBytes:)`` bytes of spans in all: a quarter of the
-///   node's bytes in use, at least 8 MiB and at most 64 MiB (``bytes`` is
+///   node's bytes in use (not counting these spans), at least 8 MiB and at
+///   most 64 MiB; the trim pass returns what is over it (``bytes`` is
 ///   added before a push and taken back when the push is refused), so what a
 ///   node holds beyond its threads' lists grows with its heap, as Go's
 ///   scavenger goal and jemalloc's dirty extents do, within a fixed bound.
@@ -202,30 +203,39 @@ extension HeapCore {
         let node = span.pointee.node
         let heap = state.pointee.nodes + Int(node)
         let pageSize = state.pointee.pageSize
-        if !heap.pointee.largeSpans.push(span, pageSize: pageSize,
-                                         limit: NodeLargeSpans.limit(inUseBytes: heap.pointee.pagesInUse * pageSize)) {
+        if !heap.pointee.largeSpans.push(span, pageSize: pageSize, limit: heap.pointee.sharedLargeSpanLimit(pageSize: pageSize)) {
             NodeSpanSource(state: state, node: Int(node)).freeSpan(span)
         }
     }
 
-    /// Returns the spans on every node's stacks to the page heaps: those of
-    /// stacks idle since the last pass (the scavenger's trim), or all. One
-    /// acquisition of a node's lock for all of its spans. The spans returned.
+    /// Returns the spans on every node's stacks to the page heaps: with
+    /// `idleOnly` (the scavenger's trim pass), what they hold over their
+    /// limit now — the largest first: the program's in-use bytes may have
+    /// fallen since the spans came — and the stacks idle since the last pass;
+    /// else all. One acquisition of a node's lock for all of its spans. The
+    /// spans returned.
     @discardableResult
     func trimNodeLargeSpans(idleOnly: Bool) -> Int {
         let s = state
+        let pageSize = s.pointee.pageSize
         var returned = 0
         for n in 0..<s.pointee.nodeCount {
-            let stacks = s.pointee.nodes[n].largeSpans
+            let heap = s.pointee.nodes + n
+            let stacks = heap.pointee.largeSpans
             guard stacks.bytes > 0 || !idleOnly else { continue }
             // Popped first, linked through their (now free) owner words, then
             // freed under one lock acquisition.
             var taken: SpanRef? = nil
-            stacks.drain(idleOnly: idleOnly, pageSize: s.pointee.pageSize) { span in
+            func take(_ span: SpanRef) {
                 s.pointee.arenas.clearPageInUse(span.pointee.startAddress)  // as freeSpan does, before the lock
                 span.pointee.owner.store(UInt(bitPattern: taken), ordering: .relaxed)
                 taken = span
             }
+            if idleOnly {
+                let limit = heap.pointee.sharedLargeSpanLimit(pageSize: pageSize)
+                stacks.drainLargestFirst(pageSize: pageSize, until: { stacks.bytes <= limit }, take)
+            }
+            stacks.drain(idleOnly: idleOnly, pageSize: pageSize, take)
             guard taken != nil else { continue }
             let source = NodeSpanSource(state: s, node: n)
             let lock = s.pointee.nodes[n].lock

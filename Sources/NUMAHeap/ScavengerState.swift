@@ -50,6 +50,10 @@ struct ScavengerState: ~Copyable {
     let nodes: UnsafeMutablePointer<NodeScavenge>
     let nodeCount: Int
     let mappingBytes: Int
+    /// The background worker's ranges picked under a node's lock and advised
+    /// after it is released (``HeapScavengeTarget/scavenge(bytes:)``): the
+    /// worker's alone, ``DeferredRanges/capacity`` of them.
+    let deferred: UnsafeMutablePointer<UInt>
 
     static func of(_ heap: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ScavengerState>? {
         heap.pointee.scavengerSlot.pointee?.assumingMemoryBound(to: ScavengerState.self)
@@ -62,9 +66,11 @@ struct ScavengerState: ~Copyable {
         let nodeCount = heap.pointee.nodeCount
         let nodesOffset = (MemoryLayout<ScavengerState>.stride + 63) & ~63
         let physical = SystemMemory.physicalPageSize
-        let bytes = (nodesOffset + MemoryLayout<NodeScavenge>.stride * nodeCount + physical - 1) & ~(physical - 1)
+        let deferredOffset = (nodesOffset + MemoryLayout<NodeScavenge>.stride * nodeCount + 63) & ~63
+        let bytes = (deferredOffset + DeferredRanges.byteCount + physical - 1) & ~(physical - 1)
         guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
         let nodes = (base + nodesOffset).bindMemory(to: NodeScavenge.self, capacity: nodeCount)
+        let deferred = (base + deferredOffset).bindMemory(to: UInt.self, capacity: 2 * DeferredRanges.capacity)
         let (seconds, attoseconds) = config.retainedPeakWindow.components
         let window = seconds < 0 || (seconds == 0 && attoseconds <= 0) ? 0
             : Int(min(seconds, 1 << 32)) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
@@ -94,7 +100,7 @@ struct ScavengerState: ~Copyable {
         state.initialize(to: ScavengerState(
             goal: goal, advice: config.releaseMethod == .free ? .free : .dontNeed,
             hugePages: hugePages, arenaAdvice: arenaAdvice, worker: worker,
-            nodes: nodes, nodeCount: nodeCount, mappingBytes: bytes))
+            nodes: nodes, nodeCount: nodeCount, mappingBytes: bytes, deferred: deferred))
         return state
     }
 
@@ -124,6 +130,52 @@ struct ScavengerState: ~Copyable {
         return released
     }
 
+    /// Releases at least `bytes` of node `n`'s free pages like
+    /// ``releaseLocked(_:_:node:bytes:)``, but advises them with the node's
+    /// `lock` released (Go 1.17's scavengeOne): under the lock the walk picks
+    /// and marks the ranges, and they are allocated in the page allocator so
+    /// that no thread takes them while they are advised; then the lock is
+    /// dropped for the `madvise` calls, and retaken to free them, scavenged.
+    /// At most ``DeferredRanges/capacity`` pages a batch, so a batch's ranges
+    /// fit the list. The caller holds `lock` on entry and on return; only the
+    /// background worker calls it (the list is its own).
+    static func releaseAdvisingUnlocked(_ state: UnsafeMutablePointer<ScavengerState>,
+                                        _ heap: UnsafeMutablePointer<HeapState>, node n: Int, bytes: Int,
+                                        lock: RawLock) -> Int {
+        let pages = heap.pointee.nodes[n]._pages
+        let mine = state.pointee.nodes + n
+        let pageSize = heap.pointee.pageSize
+        var released = 0
+        while released < bytes {
+            var ranges = DeferredRanges(storage: state.pointee.deferred)
+            let batch = min(bytes - released, DeferredRanges.capacity * pageSize)
+            let marked = mine.pointee.walker.scavenge(
+                &pages.pointee, bytes: batch, hugePages: state.pointee.hugePages, releaser: &ranges)
+            if marked == 0 { break }
+            released += marked
+            for i in 0..<ranges.count {
+                let r = ranges[i]
+                guard pages.pointee.allocate(base: r.base, pages: r.bytes / pageSize) != nil else {
+                    FatalMessage("NUMAHeap: scavenger: free range at ").hex(r.base).text(" of ").decimal(r.bytes)
+                        .text(" bytes could not be taken").crash()
+                }
+            }
+            lock.unlock()
+            var releaser = MadviseReleaser(advice: state.pointee.advice)
+            for i in 0..<ranges.count { releaser.release(base: ranges[i].base, bytes: ranges[i].bytes) }
+            lock.lock()
+            for i in 0..<ranges.count {
+                let r = ranges[i]
+                pages.pointee.free(base: r.base, pages: r.bytes / pageSize)
+                pages.pointee.markScavenged(base: r.base, pages: r.bytes / pageSize)
+            }
+            mine.pointee.releasedBytes += releaser.releasedBytes
+            mine.pointee.releaseFailures += releaser.failures
+            if marked < batch { break }  // nothing more to find
+        }
+        return released
+    }
+
     /// Node `n`'s figures as its retained goal reads them: the in-use bytes
     /// are the most of the last 1–2 s (``NodeScavenge/peak``, fed the node's
     /// high-water mark), so churn keeps the pages its peaks need. Node lock held.
@@ -149,12 +201,39 @@ struct ScavengerState: ~Copyable {
     }
 }
 
+/// Ranges a scavenge walk picked, kept for advising after the node lock is
+/// released: a view of the worker's list in the scavenger's mapping (no
+/// allocation). The walk reports at most one range per page it is asked
+/// for, so a batch of at most ``capacity`` pages always fits.
+struct DeferredRanges: PageReleaser {
+    static var capacity: Int { 256 }
+    static var byteCount: Int { 2 * capacity * MemoryLayout<UInt>.stride }
+    let storage: UnsafeMutablePointer<UInt>
+    private(set) var count = 0
+
+    init(storage: UnsafeMutablePointer<UInt>) { self.storage = storage }
+
+    subscript(i: Int) -> (base: UInt, bytes: Int) { (storage[2 * i], Int(storage[2 * i + 1])) }
+
+    mutating func release(base: UInt, bytes: Int) {
+        if _slowPath(count == DeferredRanges.capacity) {
+            FatalMessage("NUMAHeap: scavenger: more than ").decimal(DeferredRanges.capacity)
+                .text(" ranges in one batch").crash()
+        }
+        storage[2 * count] = base
+        storage[2 * count + 1] = UInt(bytes)
+        count += 1
+    }
+}
+
 /// The heap as its background worker sees it: one goal per node — a node
 /// retains at most its own in-use bytes × (1 + p), so memory freed on one node
 /// is released there and another node's free pages, within its goal, stay —
 /// and the memory limit over every node's figures summed. Each node's figures
-/// are read and its pages released under that node's lock, one node at a
-/// time (never held while the worker sleeps).
+/// are read and its pages picked and freed back under that node's lock, one
+/// node at a time; the `madvise` calls run with it released
+/// (``ScavengerState/releaseAdvisingUnlocked(_:_:node:bytes:lock:)``), and it is never
+/// held while the worker sleeps.
 struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
     let heap: UnsafeMutablePointer<HeapState>
 
@@ -233,7 +312,8 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
             lock.lock()
             let excess = goal.bytesOverRetainedGoal(ScavengerState.goalFiguresLocked(state, heap, node: n))
             if excess > 0 {
-                released += ScavengerState.releaseLocked(state, heap, node: n, bytes: min(excess, bytes - released))
+                released += ScavengerState.releaseAdvisingUnlocked(state, heap, node: n,
+                                                                   bytes: min(excess, bytes - released), lock: lock)
             }
             lock.unlock()
         }
@@ -241,7 +321,7 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
             for n in 0..<heap.pointee.nodeCount where released < bytes {
                 let lock = heap.pointee.nodes[n].lock
                 lock.lock()
-                released += ScavengerState.releaseLocked(state, heap, node: n, bytes: bytes - released)
+                released += ScavengerState.releaseAdvisingUnlocked(state, heap, node: n, bytes: bytes - released, lock: lock)
                 lock.unlock()
             }
         }

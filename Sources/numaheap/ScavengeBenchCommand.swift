@@ -41,7 +41,8 @@ struct ScavengeBenchCommand: ParsableCommand {
             var samples: [Sample] = []
             var line = [CChar](repeating: 0, count: 256)
             while fgets(&line, 256, pipe) != nil {
-                let fields = String(cString: line).split(separator: " ")
+                let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    .split(separator: " ")
                 if fields.count == 4, fields[0] == "#cpu", let ns = Int(fields[2]) {
                     workerCPU[names[name]!, default: [:]][String(fields[1])] = ns
                 }

@@ -150,6 +150,58 @@ import Testing
         for p in blocks[..<16] { heap.deallocate(p) }
     }
 
+    /// The background worker advises its ranges with the node lock released;
+    /// threads that allocate, fill and check large blocks meanwhile (their
+    /// pages come from the same page allocator) never find a byte changed,
+    /// and the worker does release.
+    @Test func theWorkersReleaseNeverTouchesABlockAllocatedMeanwhile() throws {
+        let heap = try Heap(configuration: .init(scavenging: .background(retainExtraPercent: 0),
+                                                 retainedPeakWindow: .zero))
+        final class Result: @unchecked Sendable { var bad = 0 }
+        let results = (0..<3).map { _ in Result() }
+        var threads: [pthread_t] = []
+        for (t, result) in results.enumerated() {
+            final class Job: @unchecked Sendable {
+                let heap: Heap, seed: Int, result: Result
+                init(_ h: Heap, _ s: Int, _ r: Result) { heap = h; seed = s; result = r }
+            }
+            var thread = pthread_t()
+            let job = Unmanaged.passRetained(Job(heap, t, result)).toOpaque()
+            pthread_create(&thread, nil, { arg in
+                let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
+                let deadline = RSSScenario.clock() + 1_000_000_000
+                var round = 0
+                while RSSScenario.clock() < deadline {
+                    // 12 MiB in blocks of 256 KiB-2 MiB, filled, checked, freed: the
+                    // heap's in-use bytes fall to nothing each round, so the
+                    // worker (0% retained) releases what they leave.
+                    var held: [(UnsafeMutableRawPointer, Int, UInt8)] = []
+                    var total = 0
+                    while total < 12 << 20 {
+                        let size = (256 << 10) << ((round + held.count + job.seed) % 4)
+                        let p = try! job.heap.allocate(byteCount: size)
+                        let byte = UInt8(truncatingIfNeeded: round &* 31 &+ held.count &+ job.seed)
+                        memset(p, Int32(byte), size)
+                        held.append((p, size, byte))
+                        total += size
+                    }
+                    usleep(2000)   // room for the worker between fill and check
+                    for (p, size, byte) in held {
+                        if !allBytes(p, size, equal: byte) { job.result.bad += 1 }
+                        job.heap.deallocate(p)
+                    }
+                    job.heap.flushThreadCache()
+                    round += 1
+                }
+                return nil
+            }, job)
+            threads.append(thread)
+        }
+        for t in threads { pthread_join(t, nil) }
+        #expect(results.map(\.bad).reduce(0, +) == 0, "blocks whose bytes changed while the worker released")
+        #expect(heap.statistics.scavenger.releasedInBackgroundBytes > 0, "the worker released nothing")
+    }
+
     @Test func theWorkerStartsWithTheFirstGrowthAndStops() throws {
         var heap: Heap? = try Heap()
         #expect(heap!.statistics.scavenger.isRunning == false)

@@ -1,4 +1,5 @@
 import CPlatform
+import Glibc
 
 /// How `mbind(2)` places a range's pages on a node. Values are Linux's `MPOL_*`.
 public struct MemoryBindPolicy: RawRepresentable, Equatable, Hashable, Sendable {
@@ -26,7 +27,7 @@ extension SystemMemory {
         _ address: UnsafeMutableRawPointer, bytes: Int, node: Int32, policy: MemoryBindPolicy
     ) -> Result<Void, SystemError> {
         guard node >= 0, node < maximumNodeCount else {
-            return .failure(SystemError(call: "mbind", code: 22 /* EINVAL */))
+            return .failure(SystemError(call: "mbind", code: EINVAL))
         }
         // 1024 bits = 16 words.
         var mask: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,

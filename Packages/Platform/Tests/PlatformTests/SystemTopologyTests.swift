@@ -1,6 +1,6 @@
 import Foundation
 @testable import Platform
-import XCTest
+import Testing
 
 /// A sysfs tree written to a temporary directory: `devices/system/node/…`,
 /// `devices/system/cpu/…`, and a `meminfo` file beside them.
@@ -62,10 +62,10 @@ private final class Fixture {
     }
 
     /// The error loading throws; fails the test when it loads.
-    func loadError(file: StaticString = #filePath, line: UInt = #line) -> TopologyError? {
+    func loadError(sourceLocation: SourceLocation = #_sourceLocation) -> TopologyError? {
         do {
             _ = try load()
-            XCTFail("loaded a topology from a broken fixture", file: file, line: line)
+            Issue.record("loaded a topology from a broken fixture", sourceLocation: sourceLocation)
             return nil
         } catch {
             return error
@@ -73,216 +73,215 @@ private final class Fixture {
     }
 }
 
-final class SystemTopologyTests: XCTestCase {
+@Suite struct SystemTopologyTests {
     // MARK: Fixture trees
 
-    func testTwoNodes() throws {
+    @Test func readsATwoNodeTree() throws {
         let f = try Fixture.twoNodes()
         let t = try f.load()
-        XCTAssertTrue(t.isFromNodeDirectory)
-        XCTAssertFalse(t.isTruncated)
-        XCTAssertEqual(t.nodeLimit, 2)
-        XCTAssertEqual(t.cpuLimit, 4)
-        XCTAssertEqual(t.onlineNodes, [0, 1])
-        XCTAssertEqual(t.memoryNodes, [0, 1])
-        XCTAssertEqual(Array(t.cpus(of: 0)), [0, 1])
-        XCTAssertEqual(Array(t.cpus(of: 1)), [2, 3])
-        XCTAssertEqual((0..<5).map { t.node(ofCPU: $0) }, [0, 0, 1, 1, nil])
-        XCTAssertEqual(t.distance(from: 0, to: 0), 10)
-        XCTAssertEqual(t.distance(from: 0, to: 1), 21)
-        XCTAssertEqual(t.distance(from: 1, to: 0), 21)
-        XCTAssertEqual(t.distance(from: 1, to: 1), 10)
-        XCTAssertEqual(t.distance(from: 0, to: 2), 0)
-        XCTAssertEqual(t.memoryBytes(of: 0), 1 << 30)
-        XCTAssertEqual(t.freeMemoryBytes(of: 0), 1 << 29)
-        XCTAssertEqual(t.freeMemoryBytes(of: 1), 1000 * 1024)
-        XCTAssertEqual(t.memoryBytes(of: 2), 0)
-        XCTAssertEqual(t.memoryBytes(of: -1), 0)
-        XCTAssertFalse(t.isOnline(64))
-        XCTAssertTrue(t.cpus(of: 64).isEmpty)
-        XCTAssertNil(t.node(ofCPU: -1))
-        XCTAssertNil(t.node(ofCPU: 5000))
+        #expect(t.isFromNodeDirectory)
+        #expect(!(t.isTruncated))
+        #expect(t.nodeLimit == 2)
+        #expect(t.cpuLimit == 4)
+        #expect(t.onlineNodes == [0, 1])
+        #expect(t.memoryNodes == [0, 1])
+        #expect(Array(t.cpus(of: 0)) == [0, 1])
+        #expect(Array(t.cpus(of: 1)) == [2, 3])
+        #expect((0..<5).map { t.node(ofCPU: $0) } == [0, 0, 1, 1, nil])
+        #expect(t.distance(from: 0, to: 0) == 10)
+        #expect(t.distance(from: 0, to: 1) == 21)
+        #expect(t.distance(from: 1, to: 0) == 21)
+        #expect(t.distance(from: 1, to: 1) == 10)
+        #expect(t.distance(from: 0, to: 2) == 0)
+        #expect(t.memoryBytes(of: 0) == 1 << 30)
+        #expect(t.freeMemoryBytes(of: 0) == 1 << 29)
+        #expect(t.freeMemoryBytes(of: 1) == 1000 * 1024)
+        #expect(t.memoryBytes(of: 2) == 0)
+        #expect(t.memoryBytes(of: -1) == 0)
+        #expect(!(t.isOnline(64)))
+        #expect(t.cpus(of: 64).isEmpty)
+        #expect(t.node(ofCPU: -1) == nil)
+        #expect(t.node(ofCPU: 5000) == nil)
     }
 
-    func testNodesWithGapsAndPossibleBeyondOnline() throws {
+    @Test func nodesWithGapsAndPossibleBeyondOnline() throws {
         let f = try Fixture()
         try f.lists(possible: "0-3", online: "0,2", hasMemory: "0,2", hasCPU: "0,2")
         try f.node(0, cpus: "0,2", distances: [10, 32])
         try f.node(2, cpus: "1,3", distances: [32, 10])
         let t = try f.load()
-        XCTAssertEqual(t.nodeLimit, 4, "nodeLimit covers possible nodes")
-        XCTAssertEqual(t.onlineNodes, [0, 2])
-        XCTAssertFalse(t.isOnline(1))
-        XCTAssertFalse(t.hasMemory(1))
-        XCTAssertEqual(t.distance(from: 0, to: 2), 32, "the row's second number is node 2, the second online node")
-        XCTAssertEqual(t.distance(from: 2, to: 2), 10)
-        XCTAssertEqual(t.distance(from: 0, to: 1), 0)
-        XCTAssertEqual((0..<4).map { t.node(ofCPU: $0) }, [0, 2, 0, 2])
-        XCTAssertEqual(t.cpuLimit, 4, "without cpu/possible: the highest CPU seen, plus one")
+        #expect(t.nodeLimit == 4, "nodeLimit covers possible nodes")
+        #expect(t.onlineNodes == [0, 2])
+        #expect(!(t.isOnline(1)))
+        #expect(!(t.hasMemory(1)))
+        #expect(t.distance(from: 0, to: 2) == 32, "the row's second number is node 2, the second online node")
+        #expect(t.distance(from: 2, to: 2) == 10)
+        #expect(t.distance(from: 0, to: 1) == 0)
+        #expect((0..<4).map { t.node(ofCPU: $0) } == [0, 2, 0, 2])
+        #expect(t.cpuLimit == 4, "without cpu/possible: the highest CPU seen, plus one")
     }
 
-    func testMemoryOnlyNode() throws {
+    @Test func readsANodeWithMemoryAndNoCPUs() throws {
         let f = try Fixture()
         try f.lists(online: "0-2", hasMemory: "0-2", hasCPU: "0-1")
         try f.node(0, cpus: "0", distances: [10, 20, 30])
         try f.node(1, cpus: "1", distances: [20, 10, 30])
         try f.node(2, cpus: "", distances: [30, 30, 10], totalKB: 262_144, freeKB: 262_000)
         let t = try f.load()
-        XCTAssertEqual(t.nodeLimit, 3, "without `possible`: the online nodes")
-        XCTAssertTrue(t.hasMemory(2))
-        XCTAssertFalse(t.hasCPUs(2))
-        XCTAssertTrue(t.cpus(of: 2).isEmpty)
-        XCTAssertEqual(t.memoryBytes(of: 2), 256 << 20)
-        XCTAssertEqual(t.distance(from: 2, to: 0), 30)
-        XCTAssertEqual(t.header.withCPUs, 0b011)
+        #expect(t.nodeLimit == 3, "without `possible`: the online nodes")
+        #expect(t.hasMemory(2))
+        #expect(!(t.hasCPUs(2)))
+        #expect(t.cpus(of: 2).isEmpty)
+        #expect(t.memoryBytes(of: 2) == 256 << 20)
+        #expect(t.distance(from: 2, to: 0) == 30)
+        #expect(t.header.withCPUs == 0b011)
     }
 
-    func testCPUOnlyNodeWithoutHasMemoryFile() throws {
+    @Test func withoutHasMemoryTheNodesWithMemTotalHaveMemory() throws {
         // Without has_memory, nodes with memory are those whose MemTotal > 0.
         let f = try Fixture()
         try f.lists(online: "0-1", hasMemory: nil, hasCPU: nil)
         try f.node(0, cpus: "0-1", distances: [10, 20])
         try f.node(1, cpus: "2-3", distances: [20, 10], totalKB: 0, freeKB: 0)
         let t = try f.load()
-        XCTAssertEqual(t.memoryNodes, [0])
-        XCTAssertTrue(t.hasCPUs(1))
+        #expect(t.memoryNodes == [0])
+        #expect(t.hasCPUs(1))
     }
 
-    func testMissingDistanceFileLeavesTheRowUnknown() throws {
+    @Test func missingDistanceFileLeavesTheRowUnknown() throws {
         let f = try Fixture.twoNodes()
         try f.remove("devices/system/node/node1/distance")
         let t = try f.load()
-        XCTAssertEqual(t.distance(from: 0, to: 1), 21)
-        XCTAssertEqual(t.distance(from: 1, to: 0), 0)
-        XCTAssertEqual(t.distance(from: 1, to: 1), 0)
+        #expect(t.distance(from: 0, to: 1) == 21)
+        #expect(t.distance(from: 1, to: 0) == 0)
+        #expect(t.distance(from: 1, to: 1) == 0)
     }
 
-    func testMissingMeminfoIsZeroBytes() throws {
+    @Test func missingMeminfoIsZeroBytes() throws {
         let f = try Fixture.twoNodes()
         try f.remove("devices/system/node/node1/meminfo")
         let t = try f.load()
-        XCTAssertEqual(t.memoryBytes(of: 1), 0)
-        XCTAssertTrue(t.hasMemory(1), "has_memory decides, not meminfo")
+        #expect(t.memoryBytes(of: 1) == 0)
+        #expect(t.hasMemory(1), "has_memory decides, not meminfo")
     }
 
-    func testKernelWithoutNUMA() throws {
+    @Test func withoutANodeDirectoryTheMachineIsOneNode() throws {
         let f = try Fixture()
         try f.write("devices/system/cpu/online", "0-2,5\n")
         try f.write("meminfo", "MemTotal:        2048 kB\nMemFree:         1024 kB\nMemAvailable:    1500 kB\n")
         let t = try f.load()
-        XCTAssertFalse(t.isFromNodeDirectory)
-        XCTAssertEqual(t.nodeLimit, 1)
-        XCTAssertEqual(t.cpuLimit, 6)
-        XCTAssertEqual(t.onlineNodes, [0])
-        XCTAssertEqual(Array(t.cpus(of: 0)), [0, 1, 2, 5])
-        XCTAssertEqual(t.node(ofCPU: 5), 0)
-        XCTAssertNil(t.node(ofCPU: 3))
-        XCTAssertEqual(t.memoryBytes(of: 0), 2 << 20)
-        XCTAssertEqual(t.freeMemoryBytes(of: 0), 1 << 20)
-        XCTAssertEqual(t.distance(from: 0, to: 0), 10)
+        #expect(!(t.isFromNodeDirectory))
+        #expect(t.nodeLimit == 1)
+        #expect(t.cpuLimit == 6)
+        #expect(t.onlineNodes == [0])
+        #expect(Array(t.cpus(of: 0)) == [0, 1, 2, 5])
+        #expect(t.node(ofCPU: 5) == 0)
+        #expect(t.node(ofCPU: 3) == nil)
+        #expect(t.memoryBytes(of: 0) == 2 << 20)
+        #expect(t.freeMemoryBytes(of: 0) == 1 << 20)
+        #expect(t.distance(from: 0, to: 0) == 10)
     }
 
     // MARK: Errors name the file and the text
 
-    func testMalformedListsNameTheFileAndText() throws {
+    @Test func malformedListsNameTheFileAndText() throws {
         let cases: [(String, String, Int)] = [("0-,3", "online", 0), ("3-1", "online", 0), ("0-1,x", "online", 4),
                                                ("0-1,", "online", 4), ("0 1", "online", 0), ("0-1;", "has_memory", 0)]
         for (text, file, offset) in cases {
             let f = try Fixture.twoNodes()
             try f.write("devices/system/node/\(file)", text + "\n")
             let error = f.loadError()
-            XCTAssertEqual(error, .malformedList(file: f.nodeDirectory + "/" + file, text: text, offset: offset), text)
-            XCTAssertTrue(error?.description.contains("\"\(text)\"") ?? false, error?.description ?? "")
-            XCTAssertTrue(error?.description.contains(f.nodeDirectory + "/" + file) ?? false, error?.description ?? "")
+            #expect(error == .malformedList(file: f.nodeDirectory + "/" + file, text: text, offset: offset), "\(text)")
+            #expect(error?.description.contains("\"\(text)\"") ?? false, "\(error?.description ?? "")")
+            #expect(error?.description.contains(f.nodeDirectory + "/" + file) ?? false, "\(error?.description ?? "")")
         }
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/node1/cpulist", "2-3,a\n")
-        XCTAssertEqual(f.loadError(), .malformedList(file: f.nodeDirectory + "/node1/cpulist", text: "2-3,a", offset: 4))
+        #expect(f.loadError() == .malformedList(file: f.nodeDirectory + "/node1/cpulist", text: "2-3,a", offset: 4))
         try f.write("devices/system/node/online", "\n")
-        XCTAssertEqual(f.loadError(), .malformedList(file: f.nodeDirectory + "/online", text: "", offset: 0), "no online node")
+        #expect(f.loadError() == .malformedList(file: f.nodeDirectory + "/online", text: "", offset: 0), "no online node")
     }
 
-    func testDistanceErrors() throws {
+    @Test func distanceErrors() throws {
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/node1/distance", "21 10 30\n")
         let error = f.loadError()
-        XCTAssertEqual(error, .distanceRowLength(file: f.nodeDirectory + "/node1/distance", text: "21 10 30", expected: 2, found: 3))
-        XCTAssertEqual(error?.description, "distance row in \(f.nodeDirectory)/node1/distance has 3 entries, expected 2 (one per online node): \"21 10 30\"")
+        #expect(error == .distanceRowLength(file: f.nodeDirectory + "/node1/distance", text: "21 10 30", expected: 2, found: 3))
+        #expect(error?.description == "distance row in \(f.nodeDirectory)/node1/distance has 3 entries, expected 2 (one per online node): \"21 10 30\"")
         try f.write("devices/system/node/node1/distance", "21\n")
-        XCTAssertEqual(f.loadError(), .distanceRowLength(file: f.nodeDirectory + "/node1/distance", text: "21", expected: 2, found: 1))
+        #expect(f.loadError() == .distanceRowLength(file: f.nodeDirectory + "/node1/distance", text: "21", expected: 2, found: 1))
         try f.write("devices/system/node/node0/distance", "10 2x\n")
-        XCTAssertEqual(f.loadError(), .malformedDistance(file: f.nodeDirectory + "/node0/distance", text: "10 2x"))
+        #expect(f.loadError() == .malformedDistance(file: f.nodeDirectory + "/node0/distance", text: "10 2x"))
     }
 
-    func testMeminfoErrors() throws {
+    @Test func meminfoErrors() throws {
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/node0/meminfo", "Node 0 MemTotal:  100 kB\nNode 0 MemUsed: 3 kB\n")
-        XCTAssertEqual(f.loadError(), .malformedMeminfo(file: f.nodeDirectory + "/node0/meminfo", key: "MemFree:",
+        #expect(f.loadError() == .malformedMeminfo(file: f.nodeDirectory + "/node0/meminfo", key: "MemFree:",
                                                         text: "Node 0 MemTotal:  100 kB\nNode 0 MemUsed: 3 kB"))
         try f.write("devices/system/node/node0/meminfo", "Node 0 MemTotal:  100 MB\nNode 0 MemFree: 3 kB\n")
-        XCTAssertEqual(f.loadError(), .malformedMeminfo(file: f.nodeDirectory + "/node0/meminfo", key: "MemTotal:",
+        #expect(f.loadError() == .malformedMeminfo(file: f.nodeDirectory + "/node0/meminfo", key: "MemTotal:",
                                                         text: "Node 0 MemTotal:  100 MB\nNode 0 MemFree: 3 kB"))
     }
 
-    func testMissingRequiredFiles() throws {
+    @Test func aMissingRequiredFileIsAnError() throws {
         let f = try Fixture.twoNodes()
         try f.remove("devices/system/node/node1/cpulist")
         let error = f.loadError()
-        XCTAssertEqual(error, .unreadable(file: f.nodeDirectory + "/node1/cpulist", errno: ENOENT))
-        XCTAssertEqual(error?.description, "cannot read \(f.nodeDirectory)/node1/cpulist: errno 2")
+        #expect(error == .unreadable(file: f.nodeDirectory + "/node1/cpulist", errno: ENOENT))
+        #expect(error?.description == "cannot read \(f.nodeDirectory)/node1/cpulist: errno 2")
         let bare = try Fixture()   // neither node directory nor cpu/online
-        XCTAssertEqual(bare.loadError(), .unreadable(file: bare.rootPath + "/devices/system/cpu/online", errno: ENOENT))
+        #expect(bare.loadError() == .unreadable(file: bare.rootPath + "/devices/system/cpu/online", errno: ENOENT))
     }
 
-    func testCPUInTwoNodes() throws {
+    @Test func aCPUListedInTwoNodesIsAnError() throws {
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/node1/cpulist", "1-3\n")
-        XCTAssertEqual(f.loadError(), .cpuInTwoNodes(cpu: 1, first: 0, second: 1, file: f.nodeDirectory + "/node1/cpulist"))
+        #expect(f.loadError() == .cpuInTwoNodes(cpu: 1, first: 0, second: 1, file: f.nodeDirectory + "/node1/cpulist"))
     }
 
-    func testCapacity() throws {
+    @Test func nodesAndCPUsBeyondCapacityAreErrorsOrTruncated() throws {
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/possible", "0-64\n")
-        XCTAssertEqual(f.loadError(), .nodeBeyondCapacity(file: f.nodeDirectory + "/possible", node: 64, capacity: 64))
+        #expect(f.loadError() == .nodeBeyondCapacity(file: f.nodeDirectory + "/possible", node: 64, capacity: 64))
         let t = try f.load(truncating: true)
-        XCTAssertTrue(t.isTruncated)
-        XCTAssertEqual(t.nodeLimit, 64)
-        XCTAssertEqual(t.onlineNodes, [0, 1])
+        #expect(t.isTruncated)
+        #expect(t.nodeLimit == 64)
+        #expect(t.onlineNodes == [0, 1])
 
         let g = try Fixture.twoNodes()
         try g.write("devices/system/node/node1/cpulist", "2-3,1024-1030\n")
         let error = g.loadError()
-        XCTAssertEqual(error, .cpuBeyondCapacity(file: g.nodeDirectory + "/node1/cpulist", cpu: 1024, capacity: 1024))
-        XCTAssertEqual(error?.description, "\(g.nodeDirectory)/node1/cpulist names CPU 1024; a topology holds CPUs 0..<1024 only")
+        #expect(error == .cpuBeyondCapacity(file: g.nodeDirectory + "/node1/cpulist", cpu: 1024, capacity: 1024))
+        #expect(error?.description == "\(g.nodeDirectory)/node1/cpulist names CPU 1024; a topology holds CPUs 0..<1024 only")
         let u = try g.load(truncating: true)
-        XCTAssertTrue(u.isTruncated)
-        XCTAssertEqual(Array(u.cpus(of: 1)), [2, 3])
+        #expect(u.isTruncated)
+        #expect(Array(u.cpus(of: 1)) == [2, 3])
 
         let h = try Fixture.twoNodes()
         try h.write("devices/system/cpu/possible", "0-8191\n")
-        XCTAssertEqual(h.loadError(), .cpuBeyondCapacity(file: h.rootPath + "/devices/system/cpu/possible", cpu: 8191, capacity: 1024))
-        XCTAssertEqual(try h.load(truncating: true).cpuLimit, 1024)
+        #expect(h.loadError() == .cpuBeyondCapacity(file: h.rootPath + "/devices/system/cpu/possible", cpu: 8191, capacity: 1024))
+        #expect(try h.load(truncating: true).cpuLimit == 1024)
     }
 
-    func testFileTooLongAndPathTooLong() throws {
+    @Test func aFileOrPathTooLongIsAnError() throws {
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/node0/meminfo", String(repeating: "x", count: TopologyStorage.fileCapacity + 1))
-        XCTAssertEqual(f.loadError(), .fileTooLong(file: f.nodeDirectory + "/node0/meminfo", limit: TopologyStorage.fileCapacity))
+        #expect(f.loadError() == .fileTooLong(file: f.nodeDirectory + "/node0/meminfo", limit: TopologyStorage.fileCapacity))
         let longRoot = "/" + String(repeating: "r", count: 5000)
-        XCTAssertThrowsError(try SystemTopology(sysfsRoot: longRoot)) { error in
-            guard case .pathTooLong(let path, let limit)? = error as? TopologyError else { return XCTFail("\(error)") }
-            XCTAssertEqual(limit, TopologyStorage.pathCapacity - 64)
-            XCTAssertTrue(longRoot.hasPrefix(path))
-        }
+        let error = #expect(throws: TopologyError.self) { try SystemTopology(sysfsRoot: longRoot) }
+        guard case .pathTooLong(let path, let limit)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(limit == TopologyStorage.pathCapacity - 64)
+        #expect(longRoot.hasPrefix(path))
     }
 
     // MARK: The machine
 
     /// `.current` against /sys read here with Foundation, independently of the loader.
-    func testCurrentAgreesWithSysfs() throws {
+    @Test func currentAgreesWithSysfs() throws {
         let t = SystemTopology.current
-        XCTAssertNil(t.loadProblem, "\(t.loadProblem.map(String.init(describing:)) ?? "")")
-        XCTAssertFalse(t.isTruncated)
+        #expect(t.loadProblem == nil, "\(t.loadProblem.map(String.init(describing:)) ?? "")")
+        #expect(!(t.isTruncated))
         func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
         func list(_ text: String) -> [Int] {
             text.split(separator: ",").flatMap { item -> [Int] in
@@ -292,41 +291,41 @@ final class SystemTopologyTests: XCTestCase {
         }
         let base = "/sys/devices/system/node"
         guard let online = read(base + "/online").map(list) else {
-            XCTAssertFalse(t.isFromNodeDirectory)
-            XCTAssertEqual(Array(t.cpus(of: 0)), list(read("/sys/devices/system/cpu/online")!))
+            #expect(!(t.isFromNodeDirectory))
+            #expect(Array(t.cpus(of: 0)) == list(read("/sys/devices/system/cpu/online")!))
             return
         }
-        XCTAssertTrue(t.isFromNodeDirectory)
-        XCTAssertEqual(t.onlineNodes, online)
-        XCTAssertEqual(t.nodeLimit, (list(read(base + "/possible") ?? "0").max()! + 1))
-        XCTAssertEqual(t.memoryNodes, list(read(base + "/has_memory")!))
+        #expect(t.isFromNodeDirectory)
+        #expect(t.onlineNodes == online)
+        #expect(t.nodeLimit == (list(read(base + "/possible") ?? "0").max()! + 1))
+        #expect(t.memoryNodes == list(read(base + "/has_memory")!))
         for n in online {
             let cpus = list(read("\(base)/node\(n)/cpulist")!)
-            XCTAssertEqual(Array(t.cpus(of: n)), cpus, "node \(n)")
-            for c in cpus { XCTAssertEqual(t.node(ofCPU: c), n, "CPU \(c)") }
+            #expect(Array(t.cpus(of: n)) == cpus, "node \(n)")
+            for c in cpus { #expect(t.node(ofCPU: c) == n, "CPU \(c)") }
             let row = read("\(base)/node\(n)/distance")!.split(separator: " ").map { Int($0)! }
-            XCTAssertEqual(online.map { t.distance(from: n, to: $0) }, row, "distances from node \(n)")
+            #expect(online.map { t.distance(from: n, to: $0) } == row, "distances from node \(n)")
             let total = read("\(base)/node\(n)/meminfo")!.split(separator: "\n").first { $0.contains("MemTotal:") }!
-            XCTAssertEqual(t.memoryBytes(of: n), Int(total.split(separator: " ").dropLast().last!)! * 1024, "node \(n)")
-            XCTAssertGreaterThan(t.freeMemoryBytes(of: n), 0)
+            #expect(t.memoryBytes(of: n) == Int(total.split(separator: " ").dropLast().last!)! * 1024, "node \(n)")
+            #expect(t.freeMemoryBytes(of: n) > 0)
         }
         let possibleCPUs = list(read("/sys/devices/system/cpu/possible")!)
-        XCTAssertEqual(t.cpuLimit, possibleCPUs.max()! + 1)
-        XCTAssertEqual(SystemTopology.current.storage, t.storage, "loaded once per process")
+        #expect(t.cpuLimit == possibleCPUs.max()! + 1)
+        #expect(SystemTopology.current.storage == t.storage, "loaded once per process")
     }
 
-    func testCurrentCPU() {
+    @Test func theCurrentCPUIsInItsNode() {
         let t = SystemTopology.current
         for _ in 0..<100 {
             let cpu = SystemTopology.currentCPU()
-            XCTAssertTrue((0..<t.cpuLimit).contains(cpu))
-            XCTAssertNotNil(t.node(ofCPU: cpu), "CPU \(cpu) is in no node")
+            #expect((0..<t.cpuLimit).contains(cpu))
+            #expect(t.node(ofCPU: cpu) != nil, "CPU \(cpu) is in no node")
             let both = SystemTopology.currentCPUAndNode()
-            XCTAssertEqual(t.node(ofCPU: both.cpu), both.node, "getcpu says CPU \(both.cpu) is on node \(both.node)")
+            #expect(t.node(ofCPU: both.cpu) == both.node, "getcpu says CPU \(both.cpu) is on node \(both.node)")
         }
     }
 
-    func testConcurrentLoadsAgree() {
+    @Test func concurrentLoadsAgree() {
         // Loads from many threads at once: each gets a complete snapshot equal to the machine's.
         let results = UnsafeMutablePointer<UInt>.allocate(capacity: 8)
         defer { results.deallocate() }
@@ -338,9 +337,9 @@ final class SystemTopologyTests: XCTestCase {
         let current = SystemTopology.current
         for i in 0..<8 {
             let t = SystemTopology(storage: UnsafeRawPointer(bitPattern: results[i])!, owner: StorageOwner(UnsafeMutableRawPointer(bitPattern: results[i])!))
-            XCTAssertEqual(t.onlineNodes, current.onlineNodes)
-            XCTAssertEqual(t.cpus(of: 0), current.cpus(of: 0))
-            XCTAssertEqual(t.memoryBytes(of: 0), current.memoryBytes(of: 0))
+            #expect(t.onlineNodes == current.onlineNodes)
+            #expect(t.cpus(of: 0) == current.cpus(of: 0))
+            #expect(t.memoryBytes(of: 0) == current.memoryBytes(of: 0))
         }
     }
 
@@ -354,9 +353,11 @@ final class SystemTopologyTests: XCTestCase {
     /// sysconf, swift_retain/release and exclusivity checks) or any indirect
     /// call. FatalMessage (the non-allocating crash reporter, tested on its
     /// own) is a leaf.
-    func testCurrentReachesNoAllocator() throws {
-        let objdump = ["/usr/bin/objdump", "/usr/local/bin/objdump"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let objdump else { throw XCTSkip("objdump not installed (binutils)") }
+    static let objdump = ["/usr/bin/objdump", "/usr/local/bin/objdump"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: objdump != nil, "objdump (binutils) is needed to read this binary's disassembly"))
+    func currentReachesNoAllocator() throws {
+        let objdump = try #require(Self.objdump)
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: objdump)
@@ -400,7 +401,7 @@ final class SystemTopologyTests: XCTestCase {
         }
         let roots = calls.keys.filter { name in rootNames.contains { isRoot(name, $0) } }
         for root in rootNames where !roots.contains(where: { isRoot($0, root) }) {
-            XCTFail("no function SystemTopology…\(root) in the disassembly")
+            Issue.record("no function SystemTopology…\(root) in the disassembly")
         }
         let allowed: Set<String> = [
             "open", "open64", "read", "close", "mmap", "mmap64", "munmap", "__errno_location", "sysconf",
@@ -429,66 +430,66 @@ final class SystemTopologyTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThan(seen.count, 5, "walked \(seen.sorted())")
-        XCTAssertTrue(seen.contains { $0.contains("numaheap_read_file") }, "the walk reaches the C reader")
-        XCTAssertEqual(problems, [], "reachable from SystemTopology.current")
+        #expect(seen.count > 5, "walked \(seen.sorted())")
+        #expect(seen.contains { $0.contains("numaheap_read_file") }, "the walk reaches the C reader")
+        #expect(problems == [], "reachable from SystemTopology.current")
     }
 
     // MARK: Layout
 
-    func testStorageLayoutFits() {
-        XCTAssertEqual(TopologyStorage.maximumCPUs, CPUSet.capacity)
-        XCTAssertEqual(MemoryLayout<CPUSet>.stride, 128)
-        XCTAssertLessThanOrEqual(MemoryLayout<TopologyStorage.Header>.size, TopologyStorage.errorPathOffset)
-        XCTAssertLessThanOrEqual(TopologyStorage.cpuNodeOffset + TopologyStorage.maximumCPUs, TopologyStorage.storageBytes)
-        XCTAssertEqual(TopologyStorage.storageBytes % 4096, 0)
+    @Test func storageLayoutFits() {
+        #expect(TopologyStorage.maximumCPUs == CPUSet.capacity)
+        #expect(MemoryLayout<CPUSet>.stride == 128)
+        #expect(MemoryLayout<TopologyStorage.Header>.size <= TopologyStorage.errorPathOffset)
+        #expect(TopologyStorage.cpuNodeOffset + TopologyStorage.maximumCPUs <= TopologyStorage.storageBytes)
+        #expect(TopologyStorage.storageBytes % 4096 == 0)
     }
 }
 
-final class FixedTopologyTests: XCTestCase {
-    func testConsecutiveNodes() {
+@Suite struct FixedTopologyTests {
+    @Test func fixedTopologyOfConsecutiveNodes() {
         let t = FixedTopology(nodeCount: 2, cpusPerNode: 3)
-        XCTAssertEqual(t.nodeLimit, 2)
-        XCTAssertEqual(t.cpuLimit, 6)
-        XCTAssertEqual(t.onlineNodes, [0, 1])
-        XCTAssertEqual(t.memoryNodes, [0, 1])
-        XCTAssertEqual(Array(t.cpus(of: 1)), [3, 4, 5])
-        XCTAssertEqual(t.node(ofCPU: 4), 1)
-        XCTAssertNil(t.node(ofCPU: 6))
-        XCTAssertEqual(t.distance(from: 0, to: 0), 10)
-        XCTAssertEqual(t.distance(from: 0, to: 1), 20)
-        XCTAssertEqual(t.distance(from: 0, to: 2), 0)
+        #expect(t.nodeLimit == 2)
+        #expect(t.cpuLimit == 6)
+        #expect(t.onlineNodes == [0, 1])
+        #expect(t.memoryNodes == [0, 1])
+        #expect(Array(t.cpus(of: 1)) == [3, 4, 5])
+        #expect(t.node(ofCPU: 4) == 1)
+        #expect(t.node(ofCPU: 6) == nil)
+        #expect(t.distance(from: 0, to: 0) == 10)
+        #expect(t.distance(from: 0, to: 1) == 20)
+        #expect(t.distance(from: 0, to: 2) == 0)
     }
 
-    func testGapsMemoryOnlyNodesAndDistances() {
+    @Test func gapsMemoryOnlyNodesAndDistances() {
         let t = FixedTopology(nodes: [.init(number: 0, cpus: [0, 1]), .init(number: 2, cpus: [], memoryBytes: 1 << 20),
                                       .init(number: 3, cpus: [2], memoryBytes: 0)],
                               distances: [[10, 30, 21], [30, 10, 31], [21, 31, 10]])
-        XCTAssertEqual(t.nodeLimit, 4)
-        XCTAssertEqual(t.onlineNodes, [0, 2, 3])
-        XCTAssertEqual(t.memoryNodes, [0, 2])
-        XCTAssertFalse(t.hasCPUs(2))
-        XCTAssertTrue(t.hasCPUs(3))
-        XCTAssertEqual(t.distance(from: 2, to: 3), 31, "distances index by position in `nodes`, not node number")
-        XCTAssertEqual(t.distance(from: 1, to: 0), 0)
-        XCTAssertEqual(t.freeMemoryBytes(of: 2), 1 << 20)
+        #expect(t.nodeLimit == 4)
+        #expect(t.onlineNodes == [0, 2, 3])
+        #expect(t.memoryNodes == [0, 2])
+        #expect(!(t.hasCPUs(2)))
+        #expect(t.hasCPUs(3))
+        #expect(t.distance(from: 2, to: 3) == 31, "distances index by position in `nodes`, not node number")
+        #expect(t.distance(from: 1, to: 0) == 0)
+        #expect(t.freeMemoryBytes(of: 2) == 1 << 20)
     }
 }
 
-final class CPUSetTests: XCTestCase {
-    func testInsertContainsCountAndOrder() {
+@Suite struct CPUSetTests {
+    @Test func insertContainsCountAndOrder() {
         var s = CPUSet()
-        XCTAssertTrue(s.isEmpty)
+        #expect(s.isEmpty)
         for c in [1023, 0, 64, 63, 5, 64] { s.insert(c) }
         s.insert(1024)
         s.insert(-1)
-        XCTAssertEqual(s.count, 5)
-        XCTAssertEqual(Array(s), [0, 5, 63, 64, 1023])
-        XCTAssertTrue(s.contains(63))
-        XCTAssertFalse(s.contains(62))
-        XCTAssertFalse(s.contains(1024))
-        XCTAssertEqual(s, CPUSet([1023, 64, 63, 5, 0]))
-        XCTAssertNotEqual(s, CPUSet([0, 5, 63, 64]))
-        XCTAssertEqual(Set([s, CPUSet([0, 5, 63, 64, 1023])]).count, 1)
+        #expect(s.count == 5)
+        #expect(Array(s) == [0, 5, 63, 64, 1023])
+        #expect(s.contains(63))
+        #expect(!(s.contains(62)))
+        #expect(!(s.contains(1024)))
+        #expect(s == CPUSet([1023, 64, 63, 5, 0]))
+        #expect(s != CPUSet([0, 5, 63, 64]))
+        #expect(Set([s, CPUSet([0, 5, 63, 64, 1023])]).count == 1)
     }
 }

@@ -1,6 +1,7 @@
 // MadviseReleaser: returns the ranges a PageScavenger picks to the kernel
 // (Go's sysUnused). Runs under the page allocator's lock; never allocates.
 import PageAlloc
+import Glibc
 import Platform
 
 /// A `PageReleaser` that calls `madvise(2)` on each range.
@@ -29,7 +30,7 @@ public struct MadviseReleaser: PageReleaser {
         case .success:
             releasedBytes += bytes
         case .failure(let e):
-            if advice == .free && e.code == 22 /* EINVAL */ {
+            if advice == .free && e.code == EINVAL {
                 advice = .dontNeed
                 calls += 1
                 if case .success = SystemMemory.advise(p, bytes: bytes, .dontNeed) {

@@ -40,6 +40,18 @@ import Testing
         pthread_join(t, nil)
     }
 
+    /// Bytes on every node's shared stacks now.
+    static func shared(_ heap: Heap) -> Int { heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) }
+
+    /// Allocates and frees `count` blocks of `size` bytes on this thread (the
+    /// thread keeps 8 spans; the rest go to its node's stacks).
+    @discardableResult
+    static func allocateAndFree(_ heap: Heap, count: Int, size: Int) throws -> [UnsafeMutableRawPointer] {
+        let blocks = try (0..<count).map { _ in try heap.allocate(byteCount: size) }
+        for p in blocks { heap.deallocate(p) }
+        return blocks
+    }
+
     final class Addresses: @unchecked Sendable { var list: [UInt] = []; var lockDelta = 0 }
 
     /// A thread frees 12 blocks of 200 000 bytes (28-page spans): it keeps 8,
@@ -48,10 +60,9 @@ import Testing
     @Test func spansAThreadCannotKeepServeAnotherThreadWithoutTheNodeLock() throws {
         let heap = try Heap(configuration: .init(scavenging: .disabled))
         let size = 200_000
-        let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: size) }
-        for p in blocks { heap.deallocate(p) }
+        let blocks = try Self.allocateAndFree(heap, count: 12, size: size)
         let spanBytes = HeapCore.largeSpanPages(forPages: (size + 8191) / 8192) * 8192
-        #expect(heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) == 4 * spanBytes)
+        #expect(Self.shared(heap) == 4 * spanBytes)
         let got = Addresses()
         Self.onAnotherThread {
             // The thread's cache first (binding it may take locks), then the blocks.
@@ -74,9 +85,8 @@ import Testing
     /// in-use figure.
     @Test func idleSharedSpansGoBackToThePageHeap() throws {
         let heap = try Heap(configuration: .init(scavenging: .disabled))
-        func shared() -> Int { heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) }
-        let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: 200_000) }
-        for p in blocks { heap.deallocate(p) }
+        func shared() -> Int { Self.shared(heap) }
+        try Self.allocateAndFree(heap, count: 12, size: 200_000)
         #expect(shared() > 0)
         let inUse = heap.statistics.inUseBytes
         heap.core.trimIdleThreads()  // the first look: the stacks have just been used
@@ -85,8 +95,7 @@ import Testing
         #expect(shared() == 0)
         #expect(heap.statistics.inUseBytes < inUse)
 
-        let again = try (0..<12).map { _ in try heap.allocate(byteCount: 150_000) }
-        for p in again { heap.deallocate(p) }
+        try Self.allocateAndFree(heap, count: 12, size: 150_000)
         #expect(shared() > 0)
         heap.releaseFreeMemory()
         #expect(shared() == 0)
@@ -97,12 +106,10 @@ import Testing
     /// the page heap before the heap grows.
     @Test func theSharedSpansGoBackBeforeTheHeapGrows() throws {
         let heap = try Heap(configuration: .init(scavenging: .disabled))
-        func shared() -> Int { heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) }
-        let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: 200_000) }
-        for p in blocks { heap.deallocate(p) }
-        #expect(shared() > 0)
+        try Self.allocateAndFree(heap, count: 12, size: 200_000)
+        #expect(Self.shared(heap) > 0)
         let big = try heap.allocate(byteCount: 64 << 20)
-        #expect(shared() == 0)
+        #expect(Self.shared(heap) == 0)
         heap.deallocate(big)
     }
 
@@ -111,13 +118,12 @@ import Testing
     /// and does fill to it; 1 MiB blocks are not shared at all.
     @Test func aNodeHoldsNoMoreThanItsLimit() throws {
         let heap = try Heap(configuration: .init(scavenging: .disabled))
-        let huge = try (0..<12).map { _ in try heap.allocate(byteCount: 1 << 20) }
-        for p in huge { heap.deallocate(p) }
-        #expect(heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +) == 0)
+        try Self.allocateAndFree(heap, count: 12, size: 1 << 20)
+        #expect(Self.shared(heap) == 0)
         let blocks = try (0..<60).map { _ in try heap.allocate(byteCount: 200_000) }
         let limit = HeapCore.sharedLargeSpanLimit(inUseBytes: heap.statistics.inUseBytes)
         for p in blocks { heap.deallocate(p) }
-        let shared = heap.statistics.nodes.map(\.sharedLargeSpanBytes).reduce(0, +)
+        let shared = Self.shared(heap)
         #expect(shared <= limit, "\(shared) bytes shared, limit \(limit)")
         #expect(shared >= (8 << 20) - 28 * 8192, "\(shared) bytes shared")
         heap.releaseFreeMemory()
@@ -128,8 +134,8 @@ import Testing
     @Test func aSecondFreeOfASharedSpansBlockIsReported() async {
         let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
             let heap = try Heap()
-            let blocks = try (0..<12).map { _ in try heap.allocate(byteCount: 200_000) }
-            for p in blocks { heap.deallocate(p) }  // the first 4 are now on the node's stacks
+            // The first 4 are then on the node's stacks.
+            let blocks = try NodeLargeSpansTests.allocateAndFree(heap, count: 12, size: 200_000)
             heap.deallocate(blocks[0])
         }
         let text = String(decoding: r?.standardErrorContent ?? [], as: UTF8.self)

@@ -38,7 +38,7 @@ public struct ArenaGrowth: Sendable, Equatable {
 }
 
 extension ArenaMap {
-    // MARK: Hints (heap lock)
+    // MARK: Hints (map lock)
 
     @inlinable var _hints: UnsafeMutablePointer<UInt> {
         (_root + _Root.hints).assumingMemoryBound(to: UInt.self)
@@ -49,7 +49,7 @@ extension ArenaMap {
         nonmutating set { _root.storeBytes(of: newValue, toByteOffset: _Root.hintCount, as: Int.self) }
     }
 
-    /// The hints still to try, next first (Go's `arenaHints` list). Heap lock.
+    /// The hints still to try, next first (Go's `arenaHints` list). Map lock.
     /// Allocates an `Array`: for tests and diagnostics, never on an allocation path.
     public var hints: [UInt] {
         (0..<_hintCount).reversed().map { _hints[$0] }
@@ -62,11 +62,11 @@ extension ArenaMap {
         _hintCount = n + 1
     }
 
-    // MARK: Reserving arenas (heap lock)
+    // MARK: Reserving arenas (map lock)
 
     /// Reserves at least `bytes` of address space as whole, arena-aligned arenas,
     /// registers metadata for each (with `node`), and returns the first address —
-    /// Go's `mheap.sysAlloc`. Heap lock.
+    /// Go's `mheap.sysAlloc`. Map lock.
     ///
     /// The map tries its hints lowest first: a reservation that lands exactly on a
     /// hint advances that hint past it, so the heap grows upward and contiguously;
@@ -157,7 +157,7 @@ extension ArenaMap {
     }
 
     /// Maps and publishes metadata for the arenas of `[base, base + bytes)`.
-    /// Heap lock. Either every arena is registered or none is.
+    /// Map lock. Either every arena is registered or none is.
     @usableFromInline
     func _register(base: UInt, bytes: Int, node: Int32) -> Result<Void, SystemError> {
         let arenaShift = UInt(ArenaLayout.logHeapArenaBytes)
@@ -207,13 +207,13 @@ extension ArenaMap {
         return .success(())
     }
 
-    // MARK: Growing by committed ranges (heap lock)
+    // MARK: Growing by committed ranges (map lock)
 
     /// Hands out the next `bytes` (a multiple of the page size) of `cursor`'s
     /// arenas, committed, reserving new arenas for `node` when the cursor runs out —
     /// Go's `mheap.grow` use of `curArena`, with commit on demand: address space is
     /// reserved 64 MiB at a time, but only what is handed out is made accessible.
-    /// Heap lock.
+    /// Map lock.
     ///
     /// When new arenas are contiguous with the cursor's, the cursor just extends;
     /// otherwise what remained of the old ones comes back in

@@ -26,7 +26,7 @@ extension ArenaMap {
 
     /// Records `span` (nil: none) for the `pages` pages from `base`, which may cross
     /// arenas — Go's `mheap.setSpans`. The caller owns those pages exclusively
-    /// (it holds the heap lock, or it was just given them by the page allocator,
+    /// (it holds the page allocator's lock, or it was just given them by the page allocator,
     /// as Go's `allocSpan` publishes a span after dropping the lock). Each entry is stored with release
     /// ordering, so a lock-free ``spanOf(_:)`` that sees `span` also sees everything
     /// the heap wrote into it before this call.
@@ -112,18 +112,19 @@ extension ArenaMap {
         return arena.pageMarksWord(word) & mask != 0
     }
 
-    /// Clears `pageMarks` in every arena, before a marking cycle starts (no marker
-    /// may run). Heap lock.
+    /// Clears `pageMarks` in every arena, before a marking cycle starts. No marker
+    /// may run and one thread at a time may call it (the collected heap's cycle
+    /// lock, with the world stopped).
     public func clearPageMarks() {
         for i in 0..<arenaCount { arena(at: i).clearPageMarks() }
     }
 
-    // MARK: zeroedBase (heap lock)
+    // MARK: zeroedBase (the pages' owner)
 
     /// Whether the `bytes` from `base` (page-aligned, possibly crossing arenas) may
     /// hold old data and so must be zeroed before a zeroed allocation, and records
     /// that they are now used — Go's `mheap.allocNeedsZero`. Lock-free: callers
-    /// need only own the pages exclusively (the heap lock, or a per-thread page cache).
+    /// need only own the pages exclusively (the pages' owner: the page allocator's lock, or a per-thread page cache).
     ///
     /// Per arena, memory at or above `zeroedBase` has never been handed out and is
     /// still zero as the kernel mapped it: a range entirely there needs no zeroing.

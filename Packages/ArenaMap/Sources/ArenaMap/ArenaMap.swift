@@ -8,14 +8,22 @@ import Synchronization
 ///
 /// ```swift
 /// let arenas = try ArenaMap(space: SystemAddressSpace())
-/// let base = try arenas.reserveArenas(bytes: 1 << 20, node: 0).get()   // under the heap lock
-/// arenas.setSpan(base: base, pages: 4, span: span)                      // under the heap lock
+/// let base = try arenas.reserveArenas(bytes: 1 << 20, node: 0).get()   // under the map lock
+/// arenas.setSpan(base: base, pages: 4, span: span)                      // by the pages' owner
 /// arenas.spanOf(base + 100)                                             // any thread, no lock
 /// ```
 ///
-/// **Lock rules.** The map has no lock of its own. Every method documented
-/// "heap lock" writes and must be called by one thread at a time — the heap's
-/// lock (Go's `mheap_.lock`) serialises them. Lookups (``spanOf(_:)``,
+/// **Lock rules.** The map has no lock of its own. Two words for its writers:
+/// - the **map lock** is whatever lock the map's owner holds to serialise the
+///   writers of the map as a whole (reservations, growth, hints, the arena
+///   list) — Go's `mheap_.lock`; NUMAHeap's arena lock. Every method documented
+///   "map lock" must be called by one thread at a time under it;
+/// - the **pages' owner** is the one thread that owns a range of pages (it
+///   holds the page allocator's lock — a node lock in NUMAHeap — or was handed
+///   them by it, or they are in its page cache). Methods documented "pages'
+///   owner" write per-page metadata and need only that ownership.
+///
+/// Lookups (``spanOf(_:)``,
 /// ``spanOfHeap(_:isInUse:)``, ``pageIndexOf(_:)``, ``arenaOf(_:)``, ``nodeOf(_:)``,
 /// ``isMapped(_:)``, ``arenaCount``, ``arena(at:)``, ``mappedBytes``) take no lock and may
 /// run on any thread at any time, concurrently with the writers; for an address
@@ -44,7 +52,7 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     @usableFromInline let _root: UnsafeMutableRawPointer
     /// Metadata blocks of every arena, in reservation order (Go's `allArenas`),
     /// `1 << arenaBits` entries, mapped once and never moved. Entry `i` is written
-    /// under the heap lock before `arenaCount` is raised past `i` (release); readers
+    /// under the map lock before `arenaCount` is raised past `i` (release); readers
     /// load `arenaCount` (acquire) and then read entries below it with plain loads.
     @usableFromInline let _allArenas: UnsafeMutablePointer<UInt>
     /// The L2 table of L1 entry 0, mapped at `init`: with Go's amd64 layout
@@ -289,14 +297,14 @@ extension ArenaMap where Space == SystemAddressSpace {
 
 /// Layout of an ``ArenaMap``'s root block (one anonymous mapping, zeroed):
 ///
-///     0    arenaCount     Atomic<Int>  heap lock to write (release); read lock-free (acquire)
-///     8    mappedBytes    Atomic<Int>  heap lock to write; read lock-free (relaxed, statistics)
-///     16   metadataBytes  Atomic<Int>  heap lock to write; read lock-free (relaxed, statistics)
-///     24   hintCount      Int          heap lock; plain
+///     0    arenaCount     Atomic<Int>  map lock to write (release); read lock-free (acquire)
+///     8    mappedBytes    Atomic<Int>  map lock to write; read lock-free (relaxed, statistics)
+///     16   metadataBytes  Atomic<Int>  map lock to write; read lock-free (relaxed, statistics)
+///     24   hintCount      Int          map lock; plain
 ///     64   l1             (1 << arenaL1Bits) × Atomic<UInt>: L2 table addresses, 0 = none.
-///                         Heap lock to write (release, once per entry); read lock-free (acquire)
+///                         Map lock to write (release, once per entry); read lock-free (acquire)
 ///     64 + 8·L1  hints    hintCapacity × UInt: the hint stack, top = next hint tried.
-///                         Heap lock; plain. Every hint is arena-aligned.
+///                         Map lock; plain. Every hint is arena-aligned.
 @usableFromInline enum _Root {
     @inlinable static var arenaCount: Int { 0 }
     @inlinable static var mappedBytes: Int { 8 }

@@ -10,7 +10,7 @@ import Platform
 /// lands top-down below `highest` in the highest free gap, page-aligned but
 /// deliberately *not* arena-aligned, like the kernel's own choice.
 ///
-/// A class, not thread-safe: the map calls its address space under the heap lock.
+/// A class, not thread-safe: the map calls its address space under the map lock.
 public final class FakeAddressSpace: AddressSpace {
     /// One call made to the fake, in order.
     public enum Call: Equatable, Sendable {

@@ -70,7 +70,7 @@ public struct HeapArena: @unchecked Sendable, Equatable {
     /// (zero). It only grows. Go's `heapArena.zeroedBase`.
     ///
     /// Read and raised atomically by ``ArenaMap/allocNeedsZero(base:bytes:)``, which
-    /// may run without the heap lock for pages the caller owns exclusively (as
+    /// needs no lock, only pages the caller owns exclusively (as
     /// Go's does for its per-P page cache).
     @inlinable public var zeroedBase: Int {
         Int(_zeroedBase.pointee.load(ordering: .relaxed))
@@ -157,7 +157,7 @@ public struct HeapArena: @unchecked Sendable, Equatable {
     /// unmarked span that starts in reclaimer chunk `chunk` of this arena (pages
     /// `chunk * 512 ..< (chunk + 1) * 512`, ``ArenaLayout/pagesPerReclaimerChunk``),
     /// lowest page first. The bitmaps are read atomically, word by word, so `body`
-    /// may sweep spans (and take the heap lock) as it goes; it sees each word as it
+    /// may sweep spans (and take locks) as it goes; it sees each word as it
     /// was when the word was read. Go's `reclaimChunk` inner loop.
     @inlinable
     public func forEachInUseUnmarkedSpan(

@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// ## Lock rule
 /// `lock` may be held by any thread for a short time; while holding it a thread
-/// may take the heap lock (inside ``SpanSource``) but never another central lock.
+/// may take the page heap's lock (inside ``SpanSource``; a node lock in NUMAHeap)
+/// but never another central lock.
 /// It protects everything in ``CentralSpans`` (the lists and their counters) and
 /// the allocation state (alloc bits, local free bits, `freeindex`,
 /// `allocCount`) of every *unowned* span of this class — the central list is the
@@ -18,7 +19,7 @@ import Synchronization
 /// - `partial`: unowned spans that had at least one free object when last
 ///   swept; they may hold remote frees not yet swept in. At most
 ///   ``retainedEmptyLimit`` of them may be entirely free: keeping empty spans
-///   saves the page-heap round trip (the heap lock and its summary updates) for
+///   saves the page-heap round trip (the page heap's lock and its summary updates) for
 ///   classes with few objects per span, whose spans empty and refill often.
 /// - `full`: unowned spans with every object allocated when last swept. The
 ///   first remote free into such a span moves it to `partial`.
@@ -47,7 +48,7 @@ public struct CentralList: ~Copyable {
     public let retainedEmptyLimit: Int
 
     /// Bytes of empty spans a central list may keep. Each empty span a list
-    /// keeps spares a later refill the heap lock; each costs its pages until
+    /// keeps spares a later refill the page heap's lock; each costs its pages until
     /// ``releaseEmptySpans(source:)`` (the heap's `releaseFreeMemory`). With a
     /// single kept span, the malloc library's `sizemix` workload (2% of blocks
     /// 32–256 KiB, 18% 512 B–32 KiB) took the node heap's lock about once every

@@ -184,15 +184,13 @@ struct NodeLargeSpans {
 }
 
 extension HeapCore {
-    /// The shared large-span stacks of `node`.
-    @inline(__always)
-    func nodeLargeSpans(_ node: Int32) -> NodeLargeSpans { state.pointee.nodes[Int(node)].largeSpans }
-
     /// A span of `pages` pages from `node`'s stacks, `inUse` again; nil when
     /// they have none (the thread's own list missed first).
     @inline(__always)
     func takeNodeLargeSpan(pages: Int, node: Int32) -> SpanRef? {
-        guard let span = nodeLargeSpans(node).pop(pages: pages, pageSize: SizeClassTable.pageSize) else { return nil }
+        guard let span = state.pointee.nodes[Int(node)].largeSpans.pop(pages: pages, pageSize: SizeClassTable.pageSize) else {
+            return nil
+        }
         span.pointee.state.store(SpanState.inUse.rawValue, ordering: .releasing)
         return span
     }
@@ -227,7 +225,6 @@ extension HeapCore {
             // freed under one lock acquisition.
             var taken: SpanRef? = nil
             func take(_ span: SpanRef) {
-                s.pointee.arenas.clearPageInUse(span.pointee.startAddress)  // as freeSpan does, before the lock
                 span.pointee.owner.store(UInt(bitPattern: taken), ordering: .relaxed)
                 taken = span
             }
@@ -243,7 +240,7 @@ extension HeapCore {
             while let span = taken {
                 taken = SpanRef(bitPattern: span.pointee.owner.load(ordering: .relaxed))
                 span.pointee.owner.store(0, ordering: .relaxed)
-                source.releaseLocked(span)
+                source.releaseSharedLocked(span)
                 returned += 1
             }
             lock.unlock()

@@ -186,10 +186,18 @@ struct NodeSpanSource: SpanSource {
         var returned = 0
         heap.pointee.largeSpans.drainLargestFirst(pageSize: state.pointee.pageSize, until: { returned >= pages }) { span in
             returned += span.pointee.pageCount
-            state.pointee.arenas.clearPageInUse(span.pointee.startAddress)  // as freeSpan does
-            releaseLocked(span)
+            releaseSharedLocked(span)
         }
         return returned > 0
+    }
+
+    /// A span popped from the node's shared large-span stacks back to the page
+    /// allocator: its `pageInUse` bit cleared (a shared span keeps it, as a
+    /// thread's kept span does; ``freeSpan(_:)`` clears it the same way), then
+    /// ``releaseLocked(_:)``. Node lock held.
+    func releaseSharedLocked(_ span: SpanRef) {
+        state.pointee.arenas.clearPageInUse(span.pointee.startAddress)
+        releaseLocked(span)
     }
 
     /// A dead span's pages back to the page allocator and its record to the

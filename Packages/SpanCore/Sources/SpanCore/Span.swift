@@ -86,7 +86,10 @@ public struct Span: ~Copyable {
     /// Objects freed by other threads since the last sweep. Any thread sets
     /// bits atomically; the sweeper exchanges whole words with zero.
     public var remoteFreeBits: UnsafeMutablePointer<Atomic<UInt64>>
-    /// Address of the owning thread cache, or 0 when the span is on its central list.
+    /// Address of the owning thread cache, or 0 when the span is on its central
+    /// list. A large span has no owner; while it is dead on a node's shared
+    /// stack (NUMAHeap's `NodeLargeSpans`) this word links it to the next span
+    /// there, and it is 0 again once popped.
     public let owner: Atomic<UInt>
     /// Objects allocated (as of the owner's view). Read racily by remote frees
     /// deciding whether to take the central lock.

@@ -57,6 +57,7 @@ let package = Package(
     products: packages.map { .library(name: $0.name, targets: [$0.name]) } + [
         // The composed heap: `Heap`, per-node page heaps, statistics.
         .library(name: "NUMAHeap", targets: ["NUMAHeap"]),
+        .library(name: "NUMAHeapCollected", targets: ["NUMAHeapCollected"]),
         // The size-class algorithm (Go's mksizeclasses.go), for runtime authors.
         .library(name: "SizeClassGeneration", targets: ["SizeClassGeneration"]),
         // Link it into an executable and NUMAHeap is that process's malloc family,
@@ -77,7 +78,8 @@ let package = Package(
         .target(name: "CPlatform", path: "Packages/Platform/Sources/CPlatform"),
     ] + packages.flatMap(packageTargets) + [
         // The composed heap.
-        .target(name: "NUMAHeap", dependencies: packages.map { .target(name: $0.name) }),
+        .target(name: "NUMAHeap", dependencies: ["Platform", "ArenaMap", "PageAlloc", "SpanCore", "Central", "Scavenger"]),
+        .target(name: "NUMAHeapCollected", dependencies: ["NUMAHeap", "Platform", "ArenaMap", "GCBits", "SpanCore"]),
 
         // Size classes: the algorithm (a library, so tests call it directly),
         // the command-line generator, and the command plugin that runs it.
@@ -98,7 +100,7 @@ let package = Package(
         ),
 
         // The CLI: bench, topology, tables, stats.
-        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "SizeClassGeneration", argumentParser, "SpanCore", "Platform"]),
+        .executableTarget(name: "numaheap", dependencies: ["NUMAHeap", "NUMAHeapCollected", "SizeClassGeneration", argumentParser, "SpanCore", "Platform"]),
 
         // The malloc family. CNUMAHeapMalloc holds the exported C functions
         // (malloc, free, …), the options and the bootstrap area; NUMAHeapMalloc
@@ -131,6 +133,7 @@ let package = Package(
                           path: "Tests/NUMAGuest"),
 
         .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", "Platform", "Central"]),
+        .testTarget(name: "NUMAHeapCollectedTests", dependencies: ["NUMAHeapCollected", "NUMAHeap", "Platform"]),
         .testTarget(
             name: "SizeClassGenerationTests",
             dependencies: ["SizeClassGeneration", "size-class-gen", "SpanCore"]

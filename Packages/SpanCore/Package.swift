@@ -12,6 +12,6 @@ let package = Package(
     ],
     targets: [
         .target(name: "SpanCore", dependencies: [.product(name: "Platform", package: "Platform")]),
-        .testTarget(name: "SpanCoreTests", dependencies: ["SpanCore"]),
+        .testTarget(name: "SpanCoreTests", dependencies: ["SpanCore", .product(name: "Platform", package: "Platform")]),
     ]
 )

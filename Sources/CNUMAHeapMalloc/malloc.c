@@ -55,7 +55,7 @@ void numaheap_malloc_set_errno(int value) { errno = value; }
 // (Sources/NUMAHeapMallocPreload) defines it again, strongly.
 __attribute__((weak)) const char numaheap_malloc_library_name[] = "NUMAHeapAllocator";
 
-// MARK: The heap's own fast paths (Sources/NUMAHeap/MallocEntryPoints.swift)
+// MARK: The heap's own fast paths (Sources/NUMAHeap/Malloc/MallocEntryPoints.swift)
 
 // The heap's state once it is ready (NULL before): malloc and free call the
 // heap's C-callable fast paths with it directly, one call deep.

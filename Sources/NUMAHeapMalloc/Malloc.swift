@@ -243,7 +243,7 @@ public func numaheap_usable_size(_ pointer: UnsafeMutableRawPointer) -> Int {
 
 // MARK: fork
 
-/// `pthread_atfork` prepare: every heap lock, in order (see HeapCore+Fork.swift).
+/// `pthread_atfork` prepare: every heap lock, in order (see Sources/NUMAHeap/Malloc/ForkHandlers.swift).
 @_cdecl("numaheap_fork_prepare")
 public func numaheap_fork_prepare() { readyHeap()?.prepareForFork() }
 

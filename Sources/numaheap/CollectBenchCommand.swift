@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Glibc
 import NUMAHeap
+import NUMAHeapCollected
 
 /// `numaheap collect-bench`: CollectedHeap's mark and sweep throughput for
 /// 10⁶–10⁷ objects, and allocation throughput while the sweep is lazy.

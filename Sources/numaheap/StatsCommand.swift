@@ -133,14 +133,14 @@ struct StatsReport {
         var out = "NUMAHeap statistics after \(blocksPerNode) blocks per CPU node, half freed from another node (policy \(policy))\n\n"
         out += "node   mapped MiB   in use MiB   idle MiB   released MiB    spans   bind failures   caches moved in\n"
         for n in stats.nodes {
-            out += Self.column(String(n.node), 4) + Self.column(Self.mib(n.mappedBytes), 13) + Self.column(Self.mib(n.inUseBytes), 13)
+            out += Self.column(String(n.id), 4) + Self.column(Self.mib(n.mappedBytes), 13) + Self.column(Self.mib(n.inUseBytes), 13)
                 + Self.column(Self.mib(n.idleBytes), 11) + Self.column(Self.mib(n.releasedBytes), 15)
                 + Self.column(String(n.spans), 9) + Self.column(String(n.bindFailures), 16)
                 + Self.column(String(n.cachesMovedIn), 18) + "\n"
         }
         out += "\nnode   node-lock acquisitions   contended   central-list acquisitions   contended\n"
         for n in stats.nodes {
-            out += Self.column(String(n.node), 4) + Self.column(String(n.lockAcquisitions), 25)
+            out += Self.column(String(n.id), 4) + Self.column(String(n.lockAcquisitions), 25)
                 + Self.column(String(n.contendedLockAcquisitions), 12) + Self.column(String(n.centralLockAcquisitions), 28)
                 + Self.column(String(n.contendedCentralLockAcquisitions), 12) + "\n"
         }
@@ -157,7 +157,7 @@ struct StatsReport {
 
     var json: String {
         let nodes = stats.nodes.map { n in
-            "{\"node\":\(n.node),\"mappedBytes\":\(n.mappedBytes),\"inUseBytes\":\(n.inUseBytes),\"idleBytes\":\(n.idleBytes),"
+            "{\"node\":\(n.id),\"mappedBytes\":\(n.mappedBytes),\"inUseBytes\":\(n.inUseBytes),\"idleBytes\":\(n.idleBytes),"
                 + "\"releasedBytes\":\(n.releasedBytes),\"spans\":\(n.spans),\"bindFailures\":\(n.bindFailures),\"cachesMovedIn\":\(n.cachesMovedIn),"
                 + "\"lockAcquisitions\":\(n.lockAcquisitions),\"contendedLockAcquisitions\":\(n.contendedLockAcquisitions),"
                 + "\"centralLockAcquisitions\":\(n.centralLockAcquisitions),"

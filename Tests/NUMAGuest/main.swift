@@ -129,7 +129,7 @@ if cpuNodes.count >= 2 {
         heap.flushThreadCache()
     }
     let before = heap.statistics
-    let inUseA = before.nodes.first { $0.node == a }?.inUseBytes ?? 0
+    let inUseA = before.nodes.first { $0.id == a }?.inUseBytes ?? 0
     check(inUseA >= 20_000 * 48, "cross-node: node \(a) has \(inUseA) bytes in use after allocating 960000")
     onThread(pinnedTo: topology.cpus(of: b)) {
         for (i, p) in blocks.enumerated() {
@@ -140,7 +140,7 @@ if cpuNodes.count >= 2 {
     }
     let after = heap.statistics
     check(after.liveObjects == 0, "cross-node: \(after.liveObjects) objects still live")
-    let nodeA = after.nodes.first { $0.node == a }, nodeB = after.nodes.first { $0.node == b }
+    let nodeA = after.nodes.first { $0.id == a }, nodeB = after.nodes.first { $0.id == b }
     // At most the 48 B class's kept empty spans (one-page spans) stay in use on node A.
     let kept = CentralList.retainedEmptyLimit(pagesPerSpan: SizeClasses.pages(ofClass: SizeClasses.sizeClass(for: 48)))
         * SizeClasses.pages(ofClass: SizeClasses.sizeClass(for: 48)) * SizeClasses.pageSize
@@ -166,7 +166,7 @@ if cpuNodes.count >= 2 {
     }
     table.append(("moved thread", b, tally.percent(onNode: b), tally.present))
     check(tally.percent(onNode: b) >= 99, "moved thread: \(tally.percent(onNode: b))% of pages on its new node \(b)")
-    check((heap.statistics.nodes.first { $0.node == b }?.cachesMovedIn ?? 0) >= 1, "moved thread: no cache move counted on node \(b)")
+    check((heap.statistics.nodes.first { $0.id == b }?.cachesMovedIn ?? 0) >= 1, "moved thread: no cache move counted on node \(b)")
 }
 
 // 4. .bind(n), from a thread on the first CPU node, for every node with memory.
@@ -180,7 +180,7 @@ for node in memoryNodes {
     table.append((label, node, tally.percent(onNode: node), tally.present))
     check(tally.percent(onNode: node) >= 99, "\(label): \(tally.percent(onNode: node))% of \(tally.present) pages on node \(node)")
     check(tally.wrongAnswers == 0, "\(label): node(of:) differs from \(node) for \(tally.wrongAnswers) blocks")
-    let nodeStats: HeapStatistics.Node? = heap.statistics.nodes.first { $0.node == node }
+    let nodeStats: HeapStatistics.Node? = heap.statistics.nodes.first { $0.id == node }
     let bindFailures: Int = nodeStats?.bindFailures ?? 1
     check(bindFailures == 0, "\(label): mbind to node \(node) failed")
 }
@@ -241,14 +241,14 @@ do {
     for p in keptFree { heap.deallocate(p) }
     for p in releasedBlocks { heap.deallocate(p) }
     heap.flushThreadCache()
-    let idleA = heap.statistics.nodes.first { $0.node == a }?.idleBytes ?? -1
+    let idleA = heap.statistics.nodes.first { $0.id == a }?.idleBytes ?? -1
     var waited = 0
-    while (heap.statistics.nodes.first { $0.node == b }?.idleBytes ?? 0) > 0 && waited < 10_000 {
+    while (heap.statistics.nodes.first { $0.id == b }?.idleBytes ?? 0) > 0 && waited < 10_000 {
         usleep(10_000)
         waited += 10
     }
     let s = heap.statistics
-    let nodeA = s.nodes.first { $0.node == a }, nodeB = s.nodes.first { $0.node == b }
+    let nodeA = s.nodes.first { $0.id == a }, nodeB = s.nodes.first { $0.id == b }
     print("per-node scavenging: after \(waited) ms node \(a) idle \(nodeA?.idleBytes ?? -1) B (was \(idleA)), released \(nodeA?.releasedBytes ?? -1) B; node \(b) idle \(nodeB?.idleBytes ?? -1) B, released \(nodeB?.releasedBytes ?? -1) B")
     check(nodeB?.idleBytes == 0, "per-node scavenging: node \(b) still has \(nodeB?.idleBytes ?? -1) idle bytes after \(waited) ms")
     check(nodeA?.idleBytes == idleA, "per-node scavenging: node \(a)'s idle bytes went from \(idleA) to \(nodeA?.idleBytes ?? -1) (within its own goal)")

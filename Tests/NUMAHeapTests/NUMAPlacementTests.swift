@@ -68,7 +68,7 @@ final class PointerBag: @unchecked Sendable { var items: [SendablePointer] = [] 
         }
         #expect(bag.items.allSatisfy { heap.node(of: $0.p) == 1 }, "blocks of a thread on CPU 0 come from node 1")
         let stats = heap.statistics
-        let node1 = try #require(stats.nodes.first { $0.node == 1 })
+        let node1 = try #require(stats.nodes.first { $0.id == 1 })
         #expect(node1.inUseBytes >= 2000 * 64 + (1 << 20))
         // What the kernel did with node 1's binding, checked against the
         // machine's real nodes: accepted — then it has a node 1 and the page is
@@ -110,8 +110,8 @@ final class PointerBag: @unchecked Sendable { var items: [SendablePointer] = [] 
             }
             let after = heap.statistics
             #expect(after.liveObjects == 0)
-            let n1 = try #require(after.nodes.first { $0.node == 1 })
-            let n0 = try #require(after.nodes.first { $0.node == 0 })
+            let n1 = try #require(after.nodes.first { $0.id == 1 })
+            let n0 = try #require(after.nodes.first { $0.id == 0 })
             // At most the class's retained empty spans (one-page spans) stay in
             // use on node 1, and the large block's span, which the freeing
             // thread (of node 0) hands to node 1's shared stacks.
@@ -141,7 +141,7 @@ final class PointerBag: @unchecked Sendable { var items: [SendablePointer] = [] 
         let onNode0 = bag.items.filter { heap.node(of: $0.p) == 0 }.count
         #expect(onNode0 >= 1500, "\(onNode0) of 2001 blocks allocated after the move are on node 0")
         let stats = heap.statistics
-        #expect(stats.nodes.first { $0.node == 0 }?.cachesMovedIn ?? 0 >= 1)
+        #expect(stats.nodes.first { $0.id == 0 }?.cachesMovedIn ?? 0 >= 1)
         for item in bag.items { heap.deallocate(item.p) }
         #expect(heap.statistics.liveObjects == 0)
     }
@@ -156,8 +156,8 @@ final class PointerBag: @unchecked Sendable { var items: [SendablePointer] = [] 
         }
         #expect(blocks.allSatisfy { heap.node(of: $0) == 1 })
         let stats = heap.statistics
-        #expect(stats.nodes.map(\.node).contains(1))
-        #expect((stats.nodes.first { $0.node == 0 }?.mappedBytes ?? 0) == 0, "nothing mapped on node 0")
+        #expect(stats.nodes.map(\.id).contains(1))
+        #expect((stats.nodes.first { $0.id == 0 }?.mappedBytes ?? 0) == 0, "nothing mapped on node 0")
         for p in blocks { heap.deallocate(p) }
     }
 

@@ -80,7 +80,7 @@ import SizeClassGeneration
         #expect(try SizeClassTable(parameters: .init(pageSize: 65536)).count == 73)
     }
 
-    @Test func wasteParsing() {
+    @Test func aWasteLimitParsesAsAFractionADecimalOrAPercentage() {
         #expect(Fraction(parsing: "1/8") == Fraction(1, 8))
         #expect(Fraction(parsing: "0.125") == Fraction(1, 8))
         #expect(Fraction(parsing: "12.5%") == Fraction(1, 8))

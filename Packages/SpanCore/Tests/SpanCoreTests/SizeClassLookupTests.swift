@@ -1,41 +1,54 @@
-import Testing
+import Platform
 import SpanCore
+import Testing
 
-/// Size → class lookups and the per-class invariants of the committed table.
+/// A heap's copy of the size → class table (``SizeClassLookup``) against the
+/// definition: the smallest class that holds the size and whose objects are
+/// aligned to the request's alignment (spans start on page boundaries, so
+/// an object size that is a multiple of the alignment gives aligned objects).
 @Suite struct SizeClassLookupTests {
-    @Test func everySmallSizeGetsTheSmallestClassThatFits() {
-        var expected = 0
-        var wrong: [Int] = []
-        for size in 0...SizeClasses.maxSmallSize {
-            while SizeClasses.size(ofClass: expected) < size { expected += 1 }
-            if SizeClasses.sizeClass(for: size) != expected { wrong.append(size) }
+    static func withLookup(_ body: (SizeClassLookup) -> Void) throws {
+        let bytes = SizeClassLookup.byteCount
+        guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else {
+            Issue.record("cannot map \(bytes) bytes"); return
         }
-        #expect(wrong.isEmpty, "sizes with the wrong class: \(wrong.prefix(10))")
-        #expect(SizeClasses.sizeClass(for: SizeClasses.maxSmallSize) == SizeClasses.count - 1)
+        defer { _ = SystemMemory.unmap(base, bytes: bytes) }
+        body(SizeClassLookup(initializing: base))
     }
 
-    @Test func classesAscendAndFillTheirSpans() {
-        #expect(SizeClasses.pageSize == 1 << SizeClasses.pageShift)
-        #expect(SizeClasses.size(ofClass: SizeClasses.count - 1) >= SizeClasses.maxSmallSize)
-        var previous = 0
-        for c in 1..<SizeClasses.count {
-            let size = SizeClasses.size(ofClass: c)
-            let span = SizeClasses.pages(ofClass: c) * SizeClasses.pageSize
-            #expect(size >= previous, "class \(c)")
-            #expect(size % 8 == 0 && (size <= 1024 || size % 128 == 0), "class \(c) size \(size)")
-            #expect(SizeClasses.objects(ofClass: c) == span / size, "class \(c)")
-            #expect(SizeClasses.objects(ofClass: c) >= 1)
-            previous = size
+    /// The smallest class holding `size` whose object size is a multiple of `alignment`.
+    static func expectedClass(size: Int, alignment: Int) -> Int {
+        var c = SizeClasses.sizeClass(for: max(size, 1))
+        while SizeClasses.size(ofClass: c) % alignment != 0 { c += 1 }
+        return c
+    }
+
+    @Test(arguments: [1, 2, 4, 8, 16])
+    func everySmallSizeAndAlignmentGetsTheSmallestAlignedClassThatFits(alignment: Int) throws {
+        try Self.withLookup { lookup in
+            var wrong: [Int] = []
+            for size in 1...SizeClasses.maxSmallSize
+            where lookup.sizeClass(forSize: UInt(size), alignment: alignment) != Self.expectedClass(size: size, alignment: alignment) {
+                wrong.append(size)
+            }
+            #expect(wrong.isEmpty, "alignment \(alignment): sizes with the wrong class: \(wrong.prefix(10))")
         }
     }
 
-    @Test func goDefaults() {
-        // The committed table is Go 1.14's unless someone regenerated it.
-        guard SizeClasses.pageSize == 8192, SizeClasses.maxSmallSize == 32768 else { return }
-        #expect(SizeClasses.count == 67)
-        #expect(SizeClasses.sizeClass(for: 1) == 1)
-        #expect(SizeClasses.sizeClass(for: 24) == 3)
-        #expect(SizeClasses.sizeClass(for: 1025) == 32)
-        #expect(SizeClasses.size(ofClass: 51) == 9472 && SizeClasses.pages(ofClass: 51) == 7)
+    @Test func theFastPathsRowIsThe16ByteAlignedRowUpToSmallSizeMax() throws {
+        try Self.withLookup { lookup in
+            for size in 1...SizeClasses.smallSizeMax {
+                #expect(lookup.aligned16SizeClass(forSmallSize: UInt(size)) == Self.expectedClass(size: size, alignment: 16),
+                        "size \(size)")
+            }
+        }
+    }
+
+    @Test func theStorageIsOneBytePerEntryOfTheThreeRows() {
+        let smallRow = SizeClasses.smallSizeMax / SizeClasses.smallSizeDivisor + 1
+        let largeRow = (SizeClasses.maxSmallSize - SizeClasses.smallSizeMax + SizeClasses.largeSizeDivisor - 1)
+            / SizeClasses.largeSizeDivisor + 1
+        #expect(SizeClassLookup.byteCount == 2 * smallRow + largeRow)
+        #expect(SizeClasses.count <= Int(UInt8.max) + 1, "a class number fits an entry's byte")
     }
 }

@@ -188,7 +188,7 @@ extension HeapCore {
     /// they have none (the thread's own list missed first).
     @inline(__always)
     func takeNodeLargeSpan(pages: Int, node: Int32) -> SpanRef? {
-        guard let span = state.pointee.nodes[Int(node)].largeSpans.pop(pages: pages, pageSize: SizeClassTable.pageSize) else {
+        guard let span = state.pointee.nodes[Int(node)].largeSpans.pop(pages: pages, pageSize: SizeClasses.pageSize) else {
             return nil
         }
         span.pointee.state.store(SpanState.inUse.rawValue, ordering: .releasing)

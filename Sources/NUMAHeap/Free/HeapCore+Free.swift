@@ -66,7 +66,7 @@ extension HeapCore {
         // tier's one miss (`.full` catches it).
         #if NUMAHEAP_UNCHECKED
         guard _fastPath(bin.pointee.count < bin.pointee.limit
-                        && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0) else { return false }
+                        && ThreadObjectCache.binsObjects(ofNode: span.pointee.node, cache: cache)) else { return false }
         let key = FreeListKeys(link: 0, seal: 0)
         #else
         let index = span.pointee.objectIndex(of: address)
@@ -75,7 +75,7 @@ extension HeapCore {
                         && span.pointee.state.load(ordering: .acquiring) == SpanState.inUse.rawValue
                         && span.pointee.objectAddress(index) == address
                         && index < span.pointee.nelems
-                        && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0
+                        && ThreadObjectCache.binsObjects(ofNode: span.pointee.node, cache: cache)
                         && !ThreadObjectCache.isMarkedFree(address, key: key)) else {
             return false
         }
@@ -102,7 +102,7 @@ extension HeapCore {
         // Onto the thread's bin when it has room and the block is of the
         // thread's node (ThreadObjectCache); else through the span.
         if _fastPath(bin.pointee.count < bin.pointee.limit
-                        && cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0) {
+                        && ThreadObjectCache.binsObjects(ofNode: span.pointee.node, cache: cache)) {
             let key = state.pointee.objectKey
             if let refusal = ThreadObjectCache.refusal(span, index, address, key: key, cache: cache) {
                 HeapCore.refused(refusal, address, span, "deallocate")
@@ -234,7 +234,7 @@ extension HeapCore {
                 || (pages > span.pointee.pageCount
                     && growLargeInPlace(span, toPages: pages, cache: HeapState.currentCache(state)))
         } else {
-            fitsInPlace = size <= usable && SizeClassTable.sizeClass(for: size) == span.pointee.spanClass.sizeClass
+            fitsInPlace = size <= usable && SizeClasses.sizeClass(for: size) == span.pointee.spanClass.sizeClass
         }
         if fitsInPlace { return pointer }
         let fresh = try allocate(byteCount: size, alignment: 16, zeroed: false)
@@ -324,5 +324,21 @@ extension HeapCore {
                 _ = (state.pointee.nodes[n].central + c).pointee.releaseEmptySpans(source: directory.source(node: Int32(n)))
             }
         }
+    }
+}
+
+extension HeapCore {
+    // MARK: The leaf fast path (HeapCore+Allocate.swift says what a leaf may do)
+
+    /// Frees `pointer` onto the calling thread's bin when the fast path of
+    /// ``freeBlock(_:in:threadBindings:)`` takes it, and answers true; false,
+    /// touching nothing, otherwise — a pointer outside the heap's arenas
+    /// included — and the caller takes ``deallocate(_:)`` (or, in the malloc
+    /// library, its full `free`), which checks everything and names any misuse.
+    @inline(__always)
+    public func deallocateFast(_ pointer: UnsafeMutableRawPointer, threadBindings: UnsafeMutableRawPointer?) -> Bool {
+        let address = UInt(bitPattern: pointer)
+        guard let raw = state.pointee.arenas.spanOf(address) else { return false }
+        return freeFast(address, in: raw.assumingMemoryBound(to: Span.self), threadBindings: threadBindings)
     }
 }

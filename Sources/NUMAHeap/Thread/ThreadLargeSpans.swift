@@ -105,8 +105,8 @@ extension HeapCore {
         let pages = span.pointee.pageCount
         // A kept span is at most maxSpanPages (1 MiB), half of maxBytes: it always fits once room is made.
         guard pages <= ThreadLargeSpans.maxSpanPages,
-              cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 != 0 else { return false }
-        let bytes = pages * SizeClassTable.pageSize
+              ThreadObjectCache.binsObjects(ofNode: span.pointee.node, cache: cache) else { return false }
+        let bytes = pages * SizeClasses.pageSize
         ThreadHeldMemory.acquire(cache)
         defer { ThreadHeldMemory.release(cache) }
         let list = ThreadLargeSpans.of(cache)
@@ -151,7 +151,7 @@ extension HeapCore {
         if best < 0 { return nil }
         let span = list.pointee.span(best)
         if _fastPath(best == list.pointee.count - 1) {  // the newest: nothing to shift
-            list.pointee.bytes -= Int(list.pointee.key(best) & 0xFFFF) * SizeClassTable.pageSize
+            list.pointee.bytes -= Int(list.pointee.key(best) & 0xFFFF) * SizeClasses.pageSize
             list.pointee.set(best, nil, key: 0)
             list.pointee.count = best
         } else {

@@ -1,6 +1,7 @@
 import ArenaMap
 import GCBits
 import Glibc
+@_spi(NUMAHeapInternals) import NUMAHeap
 import Platform
 import SpanCore
 import Synchronization
@@ -241,8 +242,7 @@ public final class CollectedHeap: @unchecked Sendable {
     /// `mheap.alloc`: reclaim first while the sweep is unfinished). No class lock held.
     func newSpan(pages npages: Int, spanClass: SpanClass) -> SpanRef? {
         if !globals.pointee.sweepDone.load(ordering: .relaxed) { _ = reclaim(pages: npages) }
-        let source = NodeSpanSource(state: state, node: 0)
-        guard let s = source.allocateSpan(pages: npages, spanClass: spanClass) else { return nil }
+        guard let s = pages.core.allocateSpan(pages: npages, spanClass: spanClass, node: 0) else { return nil }
         let info = allocateInfo()
         let nelems = s.pointee.nelems
         do {
@@ -282,12 +282,12 @@ public final class CollectedHeap: @unchecked Sendable {
         if index >= nelems { return nelems }
         var bit = s.pointee.allocCache.load(ordering: .relaxed).trailingZeroBitCount
         while bit == 64 {
-            index = (index &+ 64) & ~63
+            index = ObjectBits.nextWordStart(index)
             if index >= nelems {
                 s.pointee.freeindex.store(nelems, ordering: .releasing)
                 return nelems
             }
-            refillAllocCache(s, word: index >> 6)
+            refillAllocCache(s, word: ObjectBits.word(index))
             bit = s.pointee.allocCache.load(ordering: .relaxed).trailingZeroBitCount
         }
         let result = index &+ bit
@@ -297,7 +297,7 @@ public final class CollectedHeap: @unchecked Sendable {
         }
         s.pointee.allocCache.store(s.pointee.allocCache.load(ordering: .relaxed) >> UInt64(bit &+ 1), ordering: .relaxed)
         let next = result &+ 1
-        if next & 63 == 0 && next != nelems { refillAllocCache(s, word: next >> 6) }
+        if ObjectBits.startsWord(next) && next != nelems { refillAllocCache(s, word: ObjectBits.word(next)) }
         s.pointee.freeindex.store(next, ordering: .releasing)
         s.pointee.allocCount.store(s.pointee.allocCount.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         return result

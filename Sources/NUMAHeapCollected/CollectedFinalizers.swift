@@ -1,4 +1,5 @@
 import GCBits
+@_spi(NUMAHeapInternals) import NUMAHeap
 import Platform
 import SpanCore
 import Synchronization

@@ -1,5 +1,6 @@
 import GCBits
 import Glibc
+@_spi(NUMAHeapInternals) import NUMAHeap
 import Platform
 import SpanCore
 import Synchronization

@@ -1,6 +1,7 @@
 import Dispatch
 import Glibc
 import NUMAHeap
+import NUMAHeapCollected
 import Platform
 import Testing
 

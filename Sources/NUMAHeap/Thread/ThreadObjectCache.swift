@@ -100,14 +100,26 @@ enum ThreadObjectCache {
     /// every class under the `.full` tier (bins would hide a block's state
     /// from its span's bits, which answer exactly).
     static func limit(sizeClass: Int, checks: HeapConfiguration.Checks) -> Int {
-        let size = SizeClassTable.size(of: sizeClass)
+        let size = SizeClasses.size(ofClass: sizeClass)
         if size < 16 || checks == .full { return 0 }
         return max(1, min(maxObjects, binBytes / size))
     }
 
     /// The nodes whose blocks a cache allocating from `node` may bin.
     static func objectNodes(_ state: UnsafeMutablePointer<HeapState>, node: Int32) -> UInt64 {
-        state.pointee.placement.selection == .interleave ? ~0 : 1 << UInt64(node & 63)
+        state.pointee.placement.selection == .interleave ? ~0 : nodeBit(node)
+    }
+
+    /// `node`'s bit in a node set such as ``ThreadCache/objectNodes``. A heap
+    /// has at most ``NodePlacement/maximumNodeCount`` (64) nodes, so the mask
+    /// only spares the shift its overflow check.
+    @inline(__always)
+    static func nodeBit(_ node: Int32) -> UInt64 { 1 << UInt64(node & Int32(NodePlacement.maximumNodeCount - 1)) }
+
+    /// True when `cache` may bin blocks of spans on `node` (the NUMA rule above).
+    @inline(__always)
+    static func binsObjects(ofNode node: Int32, cache: UnsafeMutablePointer<ThreadCache>) -> Bool {
+        cache.pointee.objectNodes & nodeBit(node) != 0
     }
 
     /// A heap's random keys: the kernel's AT_RANDOM bytes (``ProcessRandom``), the clock and
@@ -136,8 +148,8 @@ enum ThreadObjectCache {
     /// span — only the owner may read those). Nil when neither.
     @inline(__always)
     static func spanRefusal(_ span: SpanRef, _ index: Int, cache: UnsafeMutablePointer<ThreadCache>) -> FreeRefusal? {
-        let w = index >> 6
-        let mask: UInt64 = 1 << UInt64(index & 63)
+        let w = ObjectBits.word(index)
+        let mask = ObjectBits.mask(index)
         // freeindex first (acquire), then the bits: the remote-free ordering.
         if _slowPath(index >= span.pointee.freeindex.load(ordering: .acquiring)
                         && span.pointee.allocBits[w].load(ordering: .relaxed) & mask == 0) {
@@ -250,9 +262,6 @@ enum ThreadObjectCache {
 }
 
 extension HeapCore {
-    /// The operations of an existing heap state (thread exit works from the state).
-    init(state: UnsafeMutablePointer<HeapState>) { self.state = state }
-
     /// A free that does not go on a bin as it is: the class is never binned,
     /// the block's node is not the cache's, or the bin is full.
     @inline(never)
@@ -263,7 +272,7 @@ extension HeapCore {
             return
         }
         let key = state.pointee.objectKey
-        if cache.pointee.objectNodes >> UInt64(span.pointee.node & 63) & 1 == 0 {
+        if !ThreadObjectCache.binsObjects(ofNode: span.pointee.node, cache: cache) {
             // Another node's block goes home — checked like a binned one (a
             // thread of its node may have binned it: the mark) and marked
             // before its remote-free bit is published, since a second free
@@ -289,7 +298,7 @@ extension HeapCore {
     /// budget allow, spending the budget; true when it did (the bin has room).
     func growBin(_ bin: UnsafeMutablePointer<FreeObjectBin>, sizeClass: Int, cache: UnsafeMutablePointer<ThreadCache>) -> Bool {
         let limit = Int(bin.pointee.limit)
-        let size = SizeClassTable.size(of: sizeClass)
+        let size = SizeClasses.size(ofClass: sizeClass)
         let cap = ThreadObjectCache.grownLimit(size: size, limit: Int(state.pointee.objectLimits[sizeClass]))
         let target = min(2 * limit, cap)
         guard target > limit else { return false }
@@ -344,7 +353,7 @@ extension HeapCore {
     /// Zeroes a block popped from a bin (a freed block always holds old data).
     @inline(never)
     func zeroBinned(_ block: UnsafeMutableRawPointer, sizeClass: Int) {
-        block.initializeMemory(as: UInt8.self, repeating: 0, count: SizeClassTable.size(of: sizeClass))
+        block.initializeMemory(as: UInt8.self, repeating: 0, count: SizeClasses.size(ofClass: sizeClass))
     }
 }
 
@@ -361,7 +370,7 @@ extension HeapCore {
     }
 
     /// The bytes of a size class's blocks (tests).
-    public static func sizeClassBytes(_ sizeClass: Int) -> Int { SizeClassTable.size(of: sizeClass) }
+    public static func sizeClassBytes(_ sizeClass: Int) -> Int { SizeClasses.size(ofClass: sizeClass) }
     /// A thread's budget for growing its bins (tests).
     public static var binGrowthBudgetBytes: Int { ThreadObjectCache.growthBudgetBytes }
 }

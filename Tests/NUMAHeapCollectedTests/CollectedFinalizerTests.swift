@@ -1,5 +1,6 @@
 import Glibc
 import NUMAHeap
+import NUMAHeapCollected
 import Testing
 
 /// What the C finalizer below records: calls, and the first word of the object it saw.

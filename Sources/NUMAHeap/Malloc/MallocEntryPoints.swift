@@ -19,7 +19,7 @@ import Synchronization
 /// `malloc(size)` on the heap at `state`: a 16-byte-aligned block, or nil when
 /// the request fails (too large, out of memory) — the caller then takes the
 /// path that sets `errno`.
-@_cdecl("numaheap_core_malloc") @inline(__always)
+@_spi(NUMAHeapInternals) @_cdecl("numaheap_core_malloc") @inline(__always)
 public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int,
                                  _ threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     let core = HeapCore(state: state.assumingMemoryBound(to: HeapState.self))
@@ -29,7 +29,7 @@ public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int,
 /// `free(pointer)` on the heap at `state` when `pointer` lies in its arenas
 /// (checked as ``HeapCore/deallocate(_:)`` checks it); false, touching
 /// nothing, when it does not — the caller then reports a foreign pointer.
-@_cdecl("numaheap_core_free") @inline(__always)
+@_spi(NUMAHeapInternals) @_cdecl("numaheap_core_free") @inline(__always)
 public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer,
                                _ threadBindings: UnsafeMutableRawPointer?) -> Bool {
     HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer, threadBindings: threadBindings)
@@ -42,7 +42,7 @@ public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: Unsa
 /// bin) and returns the block; on a miss it touches nothing and tail-calls
 /// the library's full path (`numaheap_malloc_miss`, which steps out
 /// of the guard). It calls nothing else and runs nothing that could call `malloc`.
-@_cdecl("numaheap_core_malloc_fast") @inline(__always)
+@_spi(NUMAHeapInternals) @_cdecl("numaheap_core_malloc_fast") @inline(__always)
 public func numaheap_core_malloc_fast(_ state: UnsafeMutableRawPointer, _ size: Int,
                                       _ guardWord: UnsafeMutableRawPointer,
                                       _ threadBindings: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
@@ -58,7 +58,7 @@ public func numaheap_core_malloc_fast(_ state: UnsafeMutableRawPointer, _ size: 
 /// tail-called like the allocation leaf: when the block goes on the thread's
 /// bin it clears the guard and returns; otherwise (`NULL` and foreign
 /// pointers included) it touches nothing and tail-calls `numaheap_free_miss`.
-@_cdecl("numaheap_core_free_fast") @inline(__always)
+@_spi(NUMAHeapInternals) @_cdecl("numaheap_core_free_fast") @inline(__always)
 public func numaheap_core_free_fast(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer?,
                                     _ guardWord: UnsafeMutableRawPointer,
                                     _ threadBindings: UnsafeMutableRawPointer?) {

@@ -1,4 +1,5 @@
 import NUMAHeap
+import NUMAHeapCollected
 
 // A toy language runtime on CollectedHeap: the example quoted in
 // Docs/CollectedHeap.md. Objects are `ToyNode`s in collected memory, with

@@ -1,6 +1,7 @@
 import ArenaMap
 import GCBits
 import Glibc
+@_spi(NUMAHeapInternals) import NUMAHeap
 import Platform
 import SpanCore
 import Synchronization
@@ -226,10 +227,8 @@ extension CollectedHeap {
 
         var live = 0
         var freed = 0
-        for w in 0..<((nelems &+ 63) >> 6) {
-            let low = w << 6
-            let handedMask: UInt64 =
-                handedOut >= low &+ 64 ? ~0 : (handedOut <= low ? 0 : (1 << UInt64(handedOut &- low)) &- 1)
+        for w in 0..<ObjectBits.words(nelems) {
+            let handedMask = ObjectBits.mask(below: handedOut, inWord: w)
             let allocated = allocs.atomicLoadWord(index: w) | handedMask
             let m = marks.atomicLoadWord(index: w)
             let keep = m & allocated
@@ -276,7 +275,7 @@ extension CollectedHeap {
             g.pointee.cycleFreedSpans.add(1, ordering: .relaxed)
             (classCounters + ci).pointee.spans &-= 1
             s.pointee.sweepgen.store(h, ordering: .releasing)
-            NodeSpanSource(state: state, node: 0).freeSpan(s)
+            pages.core.freeSpan(s, node: 0)
             freeInfo(info)
             return true
         }

@@ -26,7 +26,8 @@ public struct HeapStatistics: Sendable, Equatable {
 
     /// One NUMA node's pages.
     public struct Node: Sendable, Equatable {
-        public var node: Int
+        /// The node's number (as the kernel numbers it).
+        public var id: Int
         /// Bytes of arena memory committed (Go's `HeapSys`, per node).
         public var mappedBytes: Int
         /// Bytes in spans in use (Go's `HeapInuse`).
@@ -180,7 +181,7 @@ extension HeapCore {
             let used = s.pointee.placement.hasMemory(i) || f.committedBytes > 0 || s.pointee.nodeCount == 1
             if !used { continue }
             nodes.append(HeapStatistics.Node(   // after unlocking: appending may allocate
-                node: i, mappedBytes: f.committedBytes, inUseBytes: f.inUseBytes,
+                id: i, mappedBytes: f.committedBytes, inUseBytes: f.inUseBytes,
                 idleBytes: f.freeBytes - f.releasedBytes, releasedBytes: f.releasedBytes, spans: f.spans,
                 bindFailures: s.pointee.nodes[i].bindFailures, cachesMovedIn: s.pointee.nodes[i].cachesMovedIn,
                 lockAcquisitions: s.pointee.nodes[i].lock.acquisitions,
@@ -202,7 +203,7 @@ extension HeapCore {
             }
         }
         let classes = (0..<n).map { c in
-            HeapStatistics.SizeClass(size: c == 0 ? 0 : SizeClassTable.size(of: c), mallocs: mallocs[c], frees: frees[c])
+            HeapStatistics.SizeClass(size: c == 0 ? 0 : SizeClasses.size(ofClass: c), mallocs: mallocs[c], frees: frees[c])
         }
         return HeapStatistics(sizeClasses: classes, nodes: nodes, largeMallocs: mallocs[0], largeFrees: frees[0],
                               largeLiveBytes: largeAllocated - largeFreed,

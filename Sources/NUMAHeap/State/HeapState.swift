@@ -17,7 +17,7 @@ import Synchronization
 ///    are made under that node's lock, reads need no lock.
 /// `cacheLock` protects the cache pool, the list of all caches and the retired
 /// counters; it is taken alone, or inside the registry lock (``HeapRegistry``).
-struct HeapState: ~Copyable {
+package struct HeapState: ~Copyable {
     /// Never reused by another heap in this process.
     let id: UInt
     let configuration: HeapConfiguration
@@ -25,7 +25,7 @@ struct HeapState: ~Copyable {
     let spanClassCount: Int
     let sizeClassCount: Int
 
-    let arenas: ArenaMap<SystemAddressSpace>
+    package let arenas: ArenaMap<SystemAddressSpace>
     let arenaLock: RawLock
 
     let nodeCount: Int
@@ -35,14 +35,10 @@ struct HeapState: ~Copyable {
     /// Span with no objects that empty cache slots point at (Go's `emptymspan`).
     let emptySpan: SpanRef
 
-    /// The size → size-class lookup, copied from SpanCore's tables at creation so
-    /// the allocation fast path reads one byte through a pointer it already holds
-    /// (SpanCore's globals are reached through an addressor call from another
-    /// module). Three arrays of bytes: `[0, 129)` for sizes 0…1024 in 8-byte steps
-    /// at alignment ≤ 8, `[129, 258)` the same for alignment 16 (no class whose
-    /// size is not a multiple of 16, i.e. 8 → 16 and 24 → 32), and `[258, …)`
-    /// for 1025…maxSmallSize in 128-byte steps (those classes are multiples of 128).
-    let sizeClassLookup: UnsafeMutablePointer<UInt8>
+    /// The size → size-class lookup (SpanCore's ``SizeClassLookup``), filled
+    /// from SpanCore's tables at creation in this mapping, so the allocation
+    /// fast path reads one byte through a pointer it already holds.
+    let sizeClassLookup: SizeClassLookup
     /// The key of the free mark and of the bins' encoded links
     /// (``ThreadObjectCache``): random per heap, odd.
     let objectKey: FreeListKeys
@@ -102,8 +98,8 @@ extension HeapState {
     /// Maps and initialises a heap's state. Nil when memory cannot be mapped.
     static func create(configuration: HeapConfiguration, placement: NodePlacement) -> UnsafeMutablePointer<HeapState>? {
         let nodeCount = placement.nodeCount
-        let pageSize = SizeClassTable.pageSize
-        let sizeClassCount = SizeClassTable.count
+        let pageSize = SizeClasses.pageSize
+        let sizeClassCount = SizeClasses.count
         let spanClassCount = SpanClass.count(sizeClasses: sizeClassCount)
         func round(_ n: Int) -> Int { (n + 63) & ~63 }
         let lockBytes = round(RawLock.byteCount)
@@ -118,8 +114,7 @@ extension HeapState {
         let cacheFieldsOffset = layout; layout += round(MemoryLayout<HeapCacheFields>.stride)
         let registryLinkOffset = layout; layout += 64
         let scavengerSlotOffset = layout; layout += 64
-        let lookupCount = 258 + (SizeClassTable.maxSmallSize - 1024 + 127) / 128 + 1
-        let lookupOffset = layout; layout += round(lookupCount)
+        let lookupOffset = layout; layout += round(SizeClassLookup.byteCount)
         let limitsOffset = layout; layout += round(4 * sizeClassCount)
         let bytes = (layout + SystemMemory.physicalPageSize - 1) & ~(SystemMemory.physicalPageSize - 1)
         guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
@@ -142,7 +137,7 @@ extension HeapState {
             let mine = centrals + n * spanClassCount
             for c in 0..<spanClassCount {
                 let spanClass = SpanClass(rawValue: UInt8(c))
-                let pages = spanClass.sizeClass == 0 ? 0 : SizeClassTable.pages(of: spanClass.sizeClass)
+                let pages = spanClass.sizeClass == 0 ? 0 : SizeClasses.pages(ofClass: spanClass.sizeClass)
                 (mine + c).initialize(to: CentralList(spanClass: spanClass, pagesPerSpan: pages, storage: nextCentralStorage))
                 nextCentralStorage += CentralList.storageBytes
             }
@@ -156,17 +151,7 @@ extension HeapState {
         let empty = emptyRaw.bindMemory(to: Span.self, capacity: 1)
         empty.initialize(to: Span(bitmaps: emptyRaw + round(MemoryLayout<Span>.stride), bitmapWords: 1, recordBucket: 0))
 
-        let lookup = (base + lookupOffset).bindMemory(to: UInt8.self, capacity: lookupCount)
-        for i in 0...128 {
-            let size = max(i * 8, 1)
-            let plain = SizeClassTable.sizeClass(for: size)
-            lookup[i] = UInt8(plain)
-            lookup[129 + i] = UInt8(SizeClassTable.size(of: plain) & 15 == 0
-                                    ? plain : SizeClassTable.sizeClass(for: (size + 15) & ~15))
-        }
-        for i in 0..<(lookupCount - 258) {
-            lookup[258 + i] = UInt8(SizeClassTable.sizeClass(for: min(1024 + i * 128, SizeClassTable.maxSmallSize)))
-        }
+        let lookup = SizeClassLookup(initializing: base + lookupOffset)
         let limits = (base + limitsOffset).bindMemory(to: Int32.self, capacity: sizeClassCount)
         for c in 0..<sizeClassCount { limits[c] = c == 0 ? 0 : Int32(ThreadObjectCache.limit(sizeClass: c, checks: configuration.checks)) }
         let cacheFields = (base + cacheFieldsOffset).bindMemory(to: HeapCacheFields.self, capacity: 1)

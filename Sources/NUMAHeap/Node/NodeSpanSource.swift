@@ -22,7 +22,7 @@ struct NodeSpanSource: SpanSource {
     @inline(__always) var counters: UnsafeMutablePointer<NodeCounters> { heap.pointee._counters }
 
     func allocateSpan(pages: Int, spanClass: SpanClass) -> SpanRef? {
-        let size = spanClass.sizeClass == 0 ? pages * state.pointee.pageSize : SizeClassTable.size(of: spanClass.sizeClass)
+        let size = spanClass.sizeClass == 0 ? pages * state.pointee.pageSize : SizeClasses.size(ofClass: spanClass.sizeClass)
         return allocateSpan(pages: pages, alignmentPages: 1, spanClass: spanClass, elemSize: size)
     }
 

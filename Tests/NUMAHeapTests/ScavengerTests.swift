@@ -3,6 +3,8 @@
 // over the goal or the memory limit, the worker's life.
 import Glibc
 import NUMAHeap
+import SpanCore
+import Synchronization
 import Testing
 
 @Suite struct ScavengerTests {
@@ -154,27 +156,25 @@ import Testing
     /// threads that allocate, fill and check large blocks meanwhile (their
     /// pages come from the same page allocator) never find a byte changed,
     /// and the worker does release.
-    @Test func theWorkersReleaseNeverTouchesABlockAllocatedMeanwhile() throws {
-        let heap = try Heap(configuration: .init(scavenging: .background(retainExtraPercent: 0),
-                                                 retainedPeakWindow: .zero))
-        final class Result: @unchecked Sendable { var bad = 0 }
-        let results = (0..<3).map { _ in Result() }
+    /// `threads` threads fill, check and free 12 MiB rounds of 256 KiB-2 MiB
+    /// blocks for `nanoseconds`, flushing their caches after each round, so
+    /// the heap's in-use bytes fall to nothing each round and a release finds
+    /// free pages; answers the blocks whose bytes changed while they were held.
+    static func blocksChangedWhileHeld(_ heap: Heap, threads count: Int, nanoseconds: Int) -> Int {
+        final class Job: @unchecked Sendable {
+            let heap: Heap, seed: Int, nanoseconds: Int
+            var bad = 0
+            init(_ h: Heap, _ s: Int, _ n: Int) { heap = h; seed = s; nanoseconds = n }
+        }
+        let jobs = (0..<count).map { Job(heap, $0, nanoseconds) }
         var threads: [pthread_t] = []
-        for (t, result) in results.enumerated() {
-            final class Job: @unchecked Sendable {
-                let heap: Heap, seed: Int, result: Result
-                init(_ h: Heap, _ s: Int, _ r: Result) { heap = h; seed = s; result = r }
-            }
+        for job in jobs {
             var thread = pthread_t()
-            let job = Unmanaged.passRetained(Job(heap, t, result)).toOpaque()
             pthread_create(&thread, nil, { arg in
-                let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
-                let deadline = RSSScenario.clock() + 1_000_000_000
+                let job = Unmanaged<Job>.fromOpaque(arg!).takeUnretainedValue()
+                let deadline = RSSScenario.clock() + job.nanoseconds
                 var round = 0
                 while RSSScenario.clock() < deadline {
-                    // 12 MiB in blocks of 256 KiB-2 MiB, filled, checked, freed: the
-                    // heap's in-use bytes fall to nothing each round, so the
-                    // worker (0% retained) releases what they leave.
                     var held: [(UnsafeMutableRawPointer, Int, UInt8)] = []
                     var total = 0
                     while total < 12 << 20 {
@@ -185,21 +185,69 @@ import Testing
                         held.append((p, size, byte))
                         total += size
                     }
-                    usleep(2000)   // room for the worker between fill and check
+                    usleep(2000)   // room for a release between fill and check
                     for (p, size, byte) in held {
-                        if !allBytes(p, size, equal: byte) { job.result.bad += 1 }
+                        if !allBytes(p, size, equal: byte) { job.bad += 1 }
                         job.heap.deallocate(p)
                     }
                     job.heap.flushThreadCache()
                     round += 1
                 }
                 return nil
-            }, job)
+            }, Unmanaged.passUnretained(job).toOpaque())
             threads.append(thread)
         }
         for t in threads { pthread_join(t, nil) }
-        #expect(results.map(\.bad).reduce(0, +) == 0, "blocks whose bytes changed while the worker released")
+        return jobs.map(\.bad).reduce(0, +)
+    }
+
+    @Test func theWorkersReleaseNeverTouchesABlockAllocatedMeanwhile() throws {
+        let heap = try Heap(configuration: .init(scavenging: .background(retainExtraPercent: 0),
+                                                 retainedPeakWindow: .zero))
+        #expect(Self.blocksChangedWhileHeld(heap, threads: 3, nanoseconds: 1_000_000_000) == 0,
+                "blocks whose bytes changed while the worker released")
         #expect(heap.statistics.scavenger.releasedInBackgroundBytes > 0, "the worker released nothing")
+    }
+
+    @Test func releaseFreeMemoryNeverTouchesABlockAllocatedMeanwhile() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        final class Releaser: @unchecked Sendable {
+            let heap: Heap
+            var released = 0
+            let done = Atomic<Bool>(false)
+            init(_ h: Heap) { heap = h }
+        }
+        let releaser = Releaser(heap)
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { arg in
+            let r = Unmanaged<Releaser>.fromOpaque(arg!).takeUnretainedValue()
+            while !r.done.load(ordering: .acquiring) { r.released += r.heap.releaseFreeMemory(); usleep(500) }
+            return nil
+        }, Unmanaged.passUnretained(releaser).toOpaque())
+        let bad = Self.blocksChangedWhileHeld(heap, threads: 2, nanoseconds: 1_000_000_000)
+        releaser.done.store(true, ordering: .releasing)
+        pthread_join(thread, nil)
+        #expect(bad == 0, "blocks whose bytes changed while releaseFreeMemory released")
+        #expect(releaser.released > 0, "releaseFreeMemory released nothing")
+    }
+
+    /// releaseFreeMemory advises batch by batch with the node lock dropped
+    /// (as the worker does): releasing 32 MiB of free pages takes the lock
+    /// again for each batch of at most 256 pages, where one acquisition per
+    /// node held it across every `madvise`.
+    @Test func releaseFreeMemoryDropsTheNodeLockBetweenBatches() throws {
+        let heap = try Heap(configuration: .init(scavenging: .disabled))
+        // 8 MiB blocks: above every kept and shared large-span size, so each
+        // free returns its pages straight to the page heap.
+        let blocks = try (0..<4).map { _ in try heap.allocate(byteCount: 8 << 20) }
+        for p in blocks { memset(p, 1, 8 << 20); heap.deallocate(p) }
+        heap.flushThreadCache()
+        let before = heap.statistics.nodes.map(\.lockAcquisitions).reduce(0, +)
+        let released = heap.releaseFreeMemory()
+        let after = heap.statistics.nodes.map(\.lockAcquisitions).reduce(0, +)
+        let batches = released / (256 * SizeClasses.pageSize)
+        #expect(released >= 32 << 20, "released \(released) bytes")
+        #expect(after - before >= batches, "\(after - before) node-lock acquisitions for \(batches) batches")
     }
 
     @Test func theWorkerStartsWithTheFirstGrowthAndStops() throws {

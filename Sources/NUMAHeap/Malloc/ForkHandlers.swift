@@ -8,7 +8,7 @@ import Platform
 extension HeapCore {
     /// Takes every lock of this heap, and the registry lock, in the documented
     /// order, so that `fork()` copies them unheld by any other thread: the
-    /// registry lock (outermost), every central list's lock of every node, every
+    /// registry lock (outermost), the scavenger's release lock, every central list's lock of every node, every
     /// node's lock, the arena lock, the cache lock, and last the background
     /// scavenger's mutex (heap locks → worker mutex is its rule; the worker holds
     /// it between steps). For `pthread_atfork`'s `prepare` handler; follow with
@@ -19,6 +19,7 @@ extension HeapCore {
         if let cache = HeapState.existingCache(state) { ThreadHeldMemory.acquire(cache) }
         HeapRegistry.lock()
         let s = state
+        ScavengerState.of(s)?.pointee.releaseLock.lock()
         for n in 0..<s.pointee.nodeCount {
             let central = s.pointee.nodes[n].central
             for c in 0..<s.pointee.spanClassCount { (central + c).pointee.lock.lock() }
@@ -61,6 +62,7 @@ extension HeapCore {
             let central = s.pointee.nodes[n].central
             for c in (0..<s.pointee.spanClassCount).reversed() { (central + c).pointee.lock.unlock() }
         }
+        ScavengerState.of(s)?.pointee.releaseLock.unlock()
         HeapRegistry.unlock()
     }
 }

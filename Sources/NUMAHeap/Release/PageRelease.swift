@@ -12,8 +12,10 @@ extension HeapCore {
     /// moment), the large spans every node's threads share
     /// (``NodeLargeSpans``), and every central list's kept empty spans. Not reached: other
     /// live threads' free-object bins and current spans, until they flush,
-    /// refill or exit. Takes each node's lock in turn; the background worker, if any,
-    /// keeps running (it finds nothing left to do).
+    /// refill or exit. Takes each node's lock in turn, and drops it for the
+    /// `madvise` calls of each batch of up to 256 pages (those pages are out
+    /// of the page allocator meanwhile); the background worker, if any, keeps
+    /// running (it waits for the release lock, then finds nothing left to do).
     @discardableResult
     public func releaseFreeMemory() -> Int {
         // The calling thread's binned blocks and the spans it freed but holds,
@@ -42,19 +44,28 @@ extension HeapCore {
         // (Int.max would overflow its page rounding).
         let everything = 1 << 48
         var total = 0
+        if let sc = scavenger {
+            // Advised with each node's lock dropped, batch by batch, as the
+            // background worker advises (the release lock makes the list ours).
+            let releaseLock = sc.pointee.releaseLock
+            releaseLock.lock()
+            for n in 0..<nodeCount {
+                let lock = nodes[n].lock
+                lock.lock()
+                total &+= ScavengerState.releaseAdvisingUnlocked(sc, s, node: n, bytes: everything, lock: lock)
+                lock.unlock()
+            }
+            releaseLock.unlock()
+            return total
+        }
+        // No scavenger state (its mapping failed): advised under the node lock.
         for n in 0..<nodeCount {
             let lock = nodes[n].lock
             let pages = nodes[n]._pages
             lock.lock()
-            var released = 0
-            if let sc = scavenger {
-                released = ScavengerState.releaseLocked(sc, s, node: n, bytes: everything)
-            } else {
-                var releaser = MadviseReleaser(advice: advice)
-                released = pages.pointee.scavenge(bytes: everything, releaser: &releaser)
-            }
+            var releaser = MadviseReleaser(advice: advice)
+            total &+= pages.pointee.scavenge(bytes: everything, releaser: &releaser)
             lock.unlock()
-            total &+= released
         }
         return total
     }

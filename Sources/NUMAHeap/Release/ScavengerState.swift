@@ -50,10 +50,19 @@ struct ScavengerState: ~Copyable {
     let nodes: UnsafeMutablePointer<NodeScavenge>
     let nodeCount: Int
     let mappingBytes: Int
-    /// The background worker's ranges picked under a node's lock and advised
-    /// after it is released (``HeapScavengeTarget/scavenge(bytes:)``): the
-    /// worker's alone, ``DeferredRanges/capacity`` of them.
+    /// Ranges picked under a node's lock and advised after it is released
+    /// (``releaseAdvisingUnlocked(_:_:node:bytes:lock:)``),
+    /// ``DeferredRanges/capacity`` of them. Under ``releaseLock``.
     let deferred: UnsafeMutablePointer<UInt>
+    /// The release lock: held around every release that advises with the
+    /// node lock dropped — the background worker's
+    /// (``HeapScavengeTarget/scavenge(bytes:)``) and `releaseFreeMemory`'s —
+    /// so one of them at a time owns ``deferred``. Any thread may hold it,
+    /// for as long as its `madvise` calls take. Order: taken before a node
+    /// lock, never while holding one, a central lock, the arena lock or the
+    /// cache lock; after the registry lock (the fork handlers take it right
+    /// after). Never held while the worker sleeps or takes its own mutex.
+    let releaseLock: RawLock
 
     static func of(_ heap: UnsafeMutablePointer<HeapState>) -> UnsafeMutablePointer<ScavengerState>? {
         heap.pointee.scavengerSlot.pointee?.assumingMemoryBound(to: ScavengerState.self)
@@ -67,7 +76,8 @@ struct ScavengerState: ~Copyable {
         let nodesOffset = (MemoryLayout<ScavengerState>.stride + 63) & ~63
         let physical = SystemMemory.physicalPageSize
         let deferredOffset = (nodesOffset + MemoryLayout<NodeScavenge>.stride * nodeCount + 63) & ~63
-        let bytes = (deferredOffset + DeferredRanges.byteCount + physical - 1) & ~(physical - 1)
+        let lockOffset = (deferredOffset + DeferredRanges.byteCount + 63) & ~63
+        let bytes = (lockOffset + RawLock.byteCount + physical - 1) & ~(physical - 1)
         guard case .success(let base) = SystemMemory.mapAnonymous(bytes: bytes) else { return nil }
         let nodes = (base + nodesOffset).bindMemory(to: NodeScavenge.self, capacity: nodeCount)
         let deferred = (base + deferredOffset).bindMemory(to: UInt.self, capacity: 2 * DeferredRanges.capacity)
@@ -100,7 +110,8 @@ struct ScavengerState: ~Copyable {
         state.initialize(to: ScavengerState(
             goal: goal, advice: config.releaseMethod == .free ? .free : .dontNeed,
             hugePages: hugePages, arenaAdvice: arenaAdvice, worker: worker,
-            nodes: nodes, nodeCount: nodeCount, mappingBytes: bytes, deferred: deferred))
+            nodes: nodes, nodeCount: nodeCount, mappingBytes: bytes, deferred: deferred,
+            releaseLock: RawLock(initializingAt: base + lockOffset)))
         return state
     }
 
@@ -137,8 +148,8 @@ struct ScavengerState: ~Copyable {
     /// that no thread takes them while they are advised; then the lock is
     /// dropped for the `madvise` calls, and retaken to free them, scavenged.
     /// At most ``DeferredRanges/capacity`` pages a batch, so a batch's ranges
-    /// fit the list. The caller holds `lock` on entry and on return; only the
-    /// background worker calls it (the list is its own).
+    /// fit the list. The caller holds ``releaseLock`` throughout (the list is
+    /// its), and `lock` on entry and on return.
     static func releaseAdvisingUnlocked(_ state: UnsafeMutablePointer<ScavengerState>,
                                         _ heap: UnsafeMutablePointer<HeapState>, node n: Int, bytes: Int,
                                         lock: RawLock) -> Int {
@@ -306,6 +317,9 @@ struct HeapScavengeTarget: ScavengeTarget, @unchecked Sendable {
     func scavenge(bytes: Int) -> Int {
         guard let state = ScavengerState.of(heap) else { return 0 }
         let goal = state.pointee.goal
+        let releaseLock = state.pointee.releaseLock
+        releaseLock.lock()
+        defer { releaseLock.unlock() }
         var released = 0
         for n in 0..<heap.pointee.nodeCount where released < bytes {
             let lock = heap.pointee.nodes[n].lock

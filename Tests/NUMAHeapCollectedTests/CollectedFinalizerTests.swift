@@ -123,3 +123,22 @@ let recordingFinalizer: CollectedHeap.Finalizer = { object, context in
         #expect(rt.collect().freedObjects == 2)
     }
 }
+
+/// The two cycles of the module's getting-started article, as it prints them.
+@Suite struct CollectedGettingStartedTests {
+    @Test func anUnmarkedObjectWithAFinalizerIsFinalizedThenFreedTheNextCycle() throws {
+        final class Runs: @unchecked Sendable { var count = 0 }
+        let runs = Runs()
+        let gc = try CollectedHeap()
+        let root = try gc.allocate(byteCount: 48)
+        let garbage = try gc.allocate(byteCount: 48, noscan: true)
+        try gc.setFinalizer(garbage) { _ in runs.count += 1 }
+        gc.mark(root)
+        let first = gc.sweep()
+        #expect(first.freedObjects == 0 && runs.count == 1, "first cycle: freed \(first.freedObjects), finalizer ran \(runs.count)×")
+        gc.mark(root)
+        let second = gc.sweep()
+        #expect(second.freedObjects == 1 && runs.count == 1, "second cycle: freed \(second.freedObjects), finalizer ran \(runs.count)×")
+        #expect(gc.statistics.liveObjects == 1)
+    }
+}

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+// MPOL_* for Swift (MemoryBindPolicy, get_mempolicy's MPOL_F_ADDR); the kernel's
+// UAPI header, since glibc declares none of them.
+#include <linux/mempolicy.h>
 
 #ifdef __cplusplus
 extern "C" {

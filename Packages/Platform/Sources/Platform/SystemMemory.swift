@@ -72,12 +72,6 @@ public enum SystemMemory {
         numaheap_commit(address, bytes) == 0 ? .success(()) : .failure(.last("mprotect"))
     }
 
-    /// Drops the pages of a range and returns it to reserved (no access).
-    @inlinable
-    public static func decommit(_ address: UnsafeMutableRawPointer, bytes: Int) -> Result<Void, SystemError> {
-        numaheap_decommit(address, bytes) == 0 ? .success(()) : .failure(.last("mmap"))
-    }
-
     /// Unmaps a range entirely.
     @inlinable
     public static func unmap(_ address: UnsafeMutableRawPointer, bytes: Int) -> Result<Void, SystemError> {

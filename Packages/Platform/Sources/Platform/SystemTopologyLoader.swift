@@ -300,7 +300,7 @@ struct TopologyLoader {
                     let owner = cpuNode[cpu]
                     if owner != Layout.noNode { return fail(.cpuInTwoNodes, cpu, Int(owner), node) }
                     cpuNode[cpu] = UInt8(node)
-                    cpuWords[16 * node + cpu / 64] |= 1 << UInt64(cpu % 64)
+                    cpuWords[16 * node + bitWord(cpu)] |= bitMask(cpu)
                     if cpu >= header.pointee.cpuLimit { header.pointee.cpuLimit = cpu + 1 }
                     cpu += 1
                 }

@@ -1,19 +1,12 @@
 import Platform
 
-/// How freed pages are given back to the operating system.
-public enum ReleaseMethod: Sendable, Equatable {
-    /// `MADV_DONTNEED`: the pages are dropped now and read as zero afterwards.
-    case dontNeed
-    /// `MADV_FREE`: the kernel drops them lazily, under memory pressure; until then
-    /// they keep their contents.
-    case free
-}
-
 /// The operating-system seam under ``ArenaMap``: everything the heap asks of the
 /// kernel's virtual memory for its arenas.
 ///
-/// ``SystemAddressSpace`` is the real one (`mmap`, `mprotect`, `madvise`, `mbind`);
-/// ``FakeAddressSpace`` hands out synthetic addresses and injects failures for tests.
+/// ``SystemAddressSpace`` is the real one (`mmap`, `mprotect`, `munmap`, `mbind`)
+/// and the one the heap uses; the map is generic over this protocol so that its
+/// tests can hand it a fake (ArenaMapTests' `FakeAddressSpace`: synthetic
+/// addresses, recorded calls, injected failures).
 /// Addresses are plain `UInt`s: an implementation may hand out addresses that are
 /// never backed by memory, and the map never dereferences them (its own metadata is
 /// always mapped with `SystemMemory` directly).
@@ -25,9 +18,10 @@ public enum ReleaseMethod: Sendable, Equatable {
 ///
 /// States of a range, as in Go's `mem.go`: *None* → ``reserve(bytes:hint:)`` →
 /// *Reserved* (no access, no memory) → ``commit(_:bytes:)`` → *Ready* (readable,
-/// writable, backed on first touch) → ``release(_:bytes:method:)`` → still *Ready*
-/// but without resident pages, or ``decommit(_:bytes:)`` → *Reserved* again;
-/// ``unreserve(_:bytes:)`` → *None*.
+/// writable, backed on first touch); ``unreserve(_:bytes:)`` → *None*. The map
+/// never takes a range back from *Ready*: the heap returns free pages to the
+/// kernel itself (`SystemMemory.advise`, through the scavenger), not through
+/// this protocol.
 public protocol AddressSpace {
     /// Reserves `bytes` of address space with no access, at `hint` when that range
     /// is free, elsewhere otherwise (as `mmap` without `MAP_FIXED` does). `hint` 0
@@ -37,11 +31,6 @@ public protocol AddressSpace {
     func unreserve(_ base: UInt, bytes: Int) -> Result<Void, SystemError>
     /// Makes a reserved range readable and writable.
     func commit(_ base: UInt, bytes: Int) -> Result<Void, SystemError>
-    /// Drops a range's pages and makes it inaccessible again (Reserved).
-    func decommit(_ base: UInt, bytes: Int) -> Result<Void, SystemError>
-    /// Drops a committed range's pages but keeps it accessible (the scavenger's
-    /// `sysUnused`).
-    func release(_ base: UInt, bytes: Int, method: ReleaseMethod) -> Result<Void, SystemError>
     /// Sets the NUMA memory policy of a range to `node` (`mbind`), before its pages
     /// are first touched.
     func bind(_ base: UInt, bytes: Int, node: Int32, policy: MemoryBindPolicy) -> Result<Void, SystemError>

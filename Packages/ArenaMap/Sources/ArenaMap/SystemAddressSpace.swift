@@ -1,7 +1,7 @@
 import Platform
 
 /// The real address space: Platform's `SystemMemory` (`mmap(PROT_NONE)`,
-/// `mprotect`, `madvise`, `munmap`) and `mbind`. Stateless.
+/// `mprotect`, `munmap`) and `mbind`. Stateless.
 public struct SystemAddressSpace: AddressSpace, Sendable {
     @inlinable public init() {}
 
@@ -18,16 +18,6 @@ public struct SystemAddressSpace: AddressSpace, Sendable {
     @inlinable
     public func commit(_ base: UInt, bytes: Int) -> Result<Void, SystemError> {
         SystemMemory.commit(_pointer(base), bytes: bytes)
-    }
-
-    @inlinable
-    public func decommit(_ base: UInt, bytes: Int) -> Result<Void, SystemError> {
-        SystemMemory.decommit(_pointer(base), bytes: bytes)
-    }
-
-    @inlinable
-    public func release(_ base: UInt, bytes: Int, method: ReleaseMethod) -> Result<Void, SystemError> {
-        SystemMemory.advise(_pointer(base), bytes: bytes, method == .dontNeed ? .dontNeed : .free)
     }
 
     @inlinable

@@ -81,7 +81,7 @@ import Testing
         #expect(map.spanOfHeap(a + UInt(4 * 8192), isInUse: { _, _ in Issue.record("asked"); return true }) == nil)
     }
 
-    @Test func otherPageSizes() throws {
+    @Test func fourAnd128KiBPagesResolveAndSplitIntoBitmapWords() throws {
         let map = try ArenaMap(space: FakeAddressSpace(), pageSize: 4096)
         #expect(map.pagesPerArena == 16384)
         let a = try map.reserveArenas(bytes: arenaBytes, node: 0).get()

@@ -45,7 +45,7 @@ import Testing
         #expect(stderr(r).contains("ArenaMap: setSpan of 0xc000000064, not aligned to the page size 8192\n"))
     }
 
-    @Test func badPageSize() async {
+    @Test func aPageSizeNotAPowerOfTwoFrom4To128KiBCrashes() async {
         let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
             _ = try! ArenaMap(space: FakeAddressSpace(), pageSize: 12288)
         }

@@ -22,16 +22,16 @@ extension GCBits {
     @inlinable
     @discardableResult
     public func setAtomic(_ n: Int) -> Bool {
-        let mask = UInt64(1) &<< UInt64(n & 63)
-        let old = _atomicWord(n >> 6).pointee.bitwiseOr(mask, ordering: .acquiringAndReleasing).oldValue
+        let mask = bitMask(n)
+        let old = _atomicWord(bitWord(n)).pointee.bitwiseOr(mask, ordering: .acquiringAndReleasing).oldValue
         return old & mask == 0
     }
 
     /// Whether bit `n` is set: an atomic (acquire) load of its 64-bit word.
     @inlinable
     public func testAtomic(_ n: Int) -> Bool {
-        let mask = UInt64(1) &<< UInt64(n & 63)
-        return _atomicWord(n >> 6).pointee.load(ordering: .acquiring) & mask != 0
+        let mask = bitMask(n)
+        return _atomicWord(bitWord(n)).pointee.load(ordering: .acquiring) & mask != 0
     }
 
     /// Atomically loads the 64-bit word `index` (little-endian bit order: bit

@@ -15,7 +15,7 @@ extension GCBitsArenas {
     /// valid; bits that were in `previous` may be handed out again, cleared.
     public func nextMarkBitArenaEpoch() {
         let locked = _locked
-        _lock.pointee.lock()
+        _lock.lock()
         if let previous = locked.pointee.previous {
             if locked.pointee.free != nil {
                 // Find the end of the previous arenas and splice the free list after it.
@@ -29,7 +29,7 @@ extension GCBitsArenas {
         locked.pointee.current = _loadNext()
         _storeNext(nil)
         locked.pointee.epoch += 1
-        _lock.pointee.unlock()
+        _lock.unlock()
     }
 
     /// A snapshot of where the arenas are.
@@ -52,8 +52,8 @@ extension GCBitsArenas {
     /// statistics, not hot paths).
     public var statistics: Statistics {
         let locked = _locked
-        _lock.pointee.lock()
-        defer { _lock.pointee.unlock() }
+        _lock.lock()
+        defer { _lock.unlock() }
         func count(_ head: _GCBitsArena?) -> Int {
             var n = 0
             var a = head
@@ -76,12 +76,12 @@ extension GCBitsArenas {
     /// afterwards. No other call may run concurrently or later.
     public func destroy() {
         let locked = _locked
-        _lock.pointee.lock()
+        _lock.lock()
         var batch = locked.pointee.batches
         locked.pointee.batches = nil
         locked.pointee.batchCount = 0
         let owns = locked.pointee.ownsControlBlock
-        _lock.pointee.unlock()
+        _lock.unlock()
         while let b = batch {
             batch = b.pointee.next
             if case .failure(let e) = SystemMemory.unmap(UnsafeMutableRawPointer(b), bytes: _GCBitsBatch.mappingBytes) {
@@ -89,7 +89,6 @@ extension GCBitsArenas {
                     .text(" failed with errno ").decimal(Int(e.code)).crash()
             }
         }
-        _lock.deinitialize(count: 1)
         _next.deinitialize(count: 1)
         _locked.deinitialize(count: 1)
         if owns {

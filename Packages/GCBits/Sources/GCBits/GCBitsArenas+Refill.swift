@@ -7,11 +7,11 @@ import Synchronization
 extension GCBitsArenas {
     @usableFromInline @inline(never)
     func _newMarkBitsSlow(bytes: Int) throws(SystemError) -> GCBits {
-        _lock.pointee.lock()
+        _lock.lock()
         // The head may have changed while we were not holding the lock. Now
         // that we hold it the head cannot change, but its free index can.
         if let p = _loadNext()?.tryAlloc(bytes: bytes) {
-            _lock.pointee.unlock()
+            _lock.unlock()
             return GCBits(unchecked: p)
         }
 
@@ -20,7 +20,7 @@ extension GCBitsArenas {
         switch _newArenaMayUnlock() {
         case .success(let a): fresh = a
         case .failure(let e):
-            _lock.pointee.unlock()
+            _lock.unlock()
             throw e
         }
 
@@ -30,7 +30,7 @@ extension GCBitsArenas {
         if let p = _loadNext()?.tryAlloc(bytes: bytes) {
             fresh.next.pointee = _locked.pointee.free
             _locked.pointee.free = fresh
-            _lock.pointee.unlock()
+            _lock.unlock()
             return GCBits(unchecked: p)
         }
 
@@ -42,7 +42,7 @@ extension GCBitsArenas {
         }
         fresh.next.pointee = _loadNext()
         _storeNext(fresh)
-        _lock.pointee.unlock()
+        _lock.unlock()
         return GCBits(unchecked: p)
     }
 
@@ -60,10 +60,10 @@ extension GCBitsArenas {
             return .success(arena)
         }
         if locked.pointee.carveRemaining == 0 {
-            _lock.pointee.unlock()
+            _lock.unlock()
             locked.pointee.testHookBeforeMap?(_base)
             let mapped = SystemMemory.mapAnonymous(bytes: _GCBitsBatch.mappingBytes)
-            _lock.pointee.lock()
+            _lock.lock()
             let raw: UnsafeMutableRawPointer
             switch mapped {
             case .success(let p): raw = p

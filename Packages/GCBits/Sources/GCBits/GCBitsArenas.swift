@@ -33,9 +33,26 @@ public struct GCBitsArenas: @unchecked Sendable {
     /// rule). Immutable.
     @usableFromInline let _base: UnsafeMutableRawPointer
 
-    /// The lock. See ``_GCBitsArenasLayout``.
-    @inlinable var _lock: UnsafeMutablePointer<_SpinLock> {
-        (_base + _GCBitsArenasLayout.lockOffset).assumingMemoryBound(to: _SpinLock.self)
+    /// The arenas' lock (Go's `gcBitsArenas.lock`): a Platform `RawLock` in
+    /// the control block's first cache line.
+    ///
+    /// Lock rule:
+    /// - *Who holds it:* any thread, briefly — `newMarkBits`' slow path
+    ///   (installing an arena), ``nextMarkBitArenaEpoch()``, ``statistics``
+    ///   and ``destroy()``. The slow path drops it around `mmap` of a new batch
+    ///   and takes it again (Go's `newArenaMayUnlock`).
+    /// - *What it protects:* every field of `_locked` (the `free`, `current`
+    ///   and `previous` lists, the carve cursor, the batch list, the epoch) and
+    ///   the `next` link of every arena on any list; `_next` is written only
+    ///   while it is held. Not protected: reads of `_next` (atomic, acquire) and
+    ///   the arenas' `free` bump indices (atomic).
+    /// - *Order:* a leaf. Callers may hold their own locks when they call in
+    ///   (the collected heap's sweep holds a size class's lock); nothing is
+    ///   acquired while this one is held. Its longest holds are a 64 KiB clear
+    ///   of a recycled arena and, in `nextMarkBitArenaEpoch`, a walk of the
+    ///   `previous` list.
+    @inlinable var _lock: RawLock {
+        RawLock(existingAt: _base + _GCBitsArenasLayout.lockOffset)
     }
     /// The head of the `next` list: read atomically without the lock, written
     /// atomically under it.
@@ -61,7 +78,7 @@ public struct GCBitsArenas: @unchecked Sendable {
     @inlinable
     init(_initializingAt base: UnsafeMutableRawPointer, ownsControlBlock: Bool) {
         _base = base
-        (base + _GCBitsArenasLayout.lockOffset).bindMemory(to: _SpinLock.self, capacity: 1).initialize(to: _SpinLock())
+        _ = RawLock(initializingAt: base + _GCBitsArenasLayout.lockOffset)
         (base + _GCBitsArenasLayout.nextOffset).bindMemory(to: Atomic<UInt>.self, capacity: 1).initialize(to: Atomic(0))
         (base + _GCBitsArenasLayout.lockedOffset).bindMemory(to: _GCBitsArenasLocked.self, capacity: 1)
             .initialize(to: _GCBitsArenasLocked(ownsControlBlock: ownsControlBlock))

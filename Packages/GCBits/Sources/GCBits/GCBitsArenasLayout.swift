@@ -28,7 +28,7 @@ enum _GCBitsBatch {
 /// Swift heap:
 ///
 /// ```
-/// offset   0   lock     _SpinLock       (its own cache line)
+/// offset   0   lock     RawLock         (its own cache line; RawLock.byteCount ≤ 64)
 /// offset  64   next     Atomic<UInt>    (its own cache line: read on every fast path)
 /// offset 128   locked   _GCBitsArenasLocked
 /// ```
@@ -37,18 +37,12 @@ enum _GCBitsBatch {
 /// lock-protected fields are never formal writes of the lock's or `next`'s
 /// memory.
 ///
-/// Lock rule (Go-style):
-/// - `lock` protects every field of `locked`, and the `next` link of every
-///   arena on the `free`, `next`, `current` and `previous` lists.
-/// - `next` (the head of the `next` list, an arena's address or 0) is read
-///   atomically (acquire) without the lock by `newMarkBits`' fast path; it is
-///   written only with the lock held, atomically (release), after the arena
-///   it names is fully prepared.
-/// - The arenas' `free` indices are not protected by the lock (atomic bump).
-/// - The lock is a leaf: nothing else is acquired while holding it, and it is
-///   dropped around `mmap` (Go's `newArenaMayUnlock`). Its longest holds are a
-///   64 KiB clear of a recycled arena and, in `nextMarkBitArenaEpoch`, a walk
-///   of the `previous` list.
+/// The lock's rule is at its declaration, `GCBitsArenas._lock`. In short:
+/// `lock` protects every field of `locked` and the `next` link of every arena
+/// on the `free`, `next`, `current` and `previous` lists; `next` (the head of
+/// the `next` list, an arena's address or 0) is read atomically (acquire)
+/// without the lock by `newMarkBits`' fast path and written only with the lock
+/// held, atomically (release), after the arena it names is fully prepared.
 @usableFromInline
 enum _GCBitsArenasLayout {
     @inlinable static var lockOffset: Int { 0 }

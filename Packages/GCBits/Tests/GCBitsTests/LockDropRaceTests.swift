@@ -1,4 +1,5 @@
 @testable import GCBits
+import Platform
 import Synchronization
 import Testing
 
@@ -18,10 +19,10 @@ private let installAnotherArena: @convention(c) (UnsafeMutableRawPointer) -> Voi
 /// threaded tests reach only by luck: while one caller has dropped the lock to
 /// map a batch, another installs an arena from a batch of its own.
 @Suite(.serialized) struct LockDropRaceTests {
-    @Test func layoutAssumptions() {
+    @Test func controlBlockAndBatchLayoutsFitWhatTheyHold() {
         #expect(MemoryLayout<_GCBitsArena?>.size == 8)   // an arena's `next` link is one word
         #expect(MemoryLayout<Atomic<UInt>>.size == 8)
-        #expect(MemoryLayout<_SpinLock>.size <= 64)
+        #expect(RawLock.byteCount <= _GCBitsArenasLayout.nextOffset - _GCBitsArenasLayout.lockOffset)   // the lock's own line
         #expect(GCBitsArenas.controlBlockByteCount <= 4096)
         #expect(_GCBitsBatch.headerBytes >= MemoryLayout<_GCBitsBatchHeader>.size)
         #expect(_GCBitsBatch.headerBytes % 64 == 0 && _GCBitsArena.headerBytes % 8 == 0)

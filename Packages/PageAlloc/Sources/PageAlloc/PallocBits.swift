@@ -26,9 +26,9 @@ struct PallocBits {
     @inlinable @inline(__always) func forEachWord(_ i: UInt, _ n: UInt, _ body: (Int, UInt64) -> Void) {
         var i = i, n = n
         while n > 0 {
-            let bit = i & 63
+            let bit = bitOffset(i)
             let take = min(64 - bit, n)
-            body(Int(i >> 6), PallocBits.mask(bit, take))
+            body(bitWord(i), PallocBits.mask(bit, take))
             i += take
             n -= take
         }
@@ -56,7 +56,7 @@ struct PallocBits {
         var found: UInt? = nil
         forEachWord(i, n) { w, m in
             if found == nil, (~words[w] & m) != 0 {
-                found = UInt(w) << 6 + UInt((~words[w] & m).trailingZeroBitCount)
+                found = firstBit(ofWord: w) + UInt((~words[w] & m).trailingZeroBitCount)
             }
         }
         return found
@@ -67,7 +67,7 @@ struct PallocBits {
         var found: UInt? = nil
         forEachWord(i, n) { w, m in
             if found == nil, (words[w] & m) != 0 {
-                found = UInt(w) << 6 + UInt((words[w] & m).trailingZeroBitCount)
+                found = firstBit(ofWord: w) + UInt((words[w] & m).trailingZeroBitCount)
             }
         }
         return found
@@ -77,7 +77,7 @@ struct PallocBits {
     @inlinable func clearAll() { for w in 0..<chunkWords { words[w] = 0 } }
 
     /// The 64-bit word holding bit `i` (Go's pages64).
-    @inlinable func word(containing i: UInt) -> UInt64 { words[Int(i >> 6)] }
+    @inlinable func word(containing i: UInt) -> UInt64 { words[bitWord(i)] }
 
     /// The longest run of clear bits inside `x` (free pages in one alloc word),
     /// in at most 12 shift-and steps whatever the run's length. With `ones`
@@ -157,11 +157,11 @@ struct PallocBits {
     @usableFromInline func find(_ n: UInt, from searchIdx: UInt) -> (index: UInt?, firstFree: UInt) {
         var firstFree = chunkPages
         var runStart: UInt = 0, run: UInt = 0
-        var w = Int(searchIdx >> 6)
+        var w = bitWord(searchIdx)
         while w < chunkWords {
             var x = words[w]
-            if w == Int(searchIdx >> 6) { x |= PallocBits.mask(0, searchIdx & 63) }
-            let base = UInt(w) << 6
+            if w == bitWord(searchIdx) { x |= PallocBits.mask(0, bitOffset(searchIdx)) }
+            let base = firstBit(ofWord: w)
             if x == ~0 { run = 0; w += 1; continue }
             if firstFree == chunkPages { firstFree = base + UInt((~x).trailingZeroBitCount) }
             if x == 0 {

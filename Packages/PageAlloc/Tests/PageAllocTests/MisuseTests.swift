@@ -145,7 +145,7 @@ func stderrText(_ result: ExitTest.Result?) -> String {
         #expect(stderrText(r).contains("PageAlloc: grow(base: 0xffffffc00000, bytes: 8388608): the range ends beyond the 48-bit address space; chunk size 0x400000\n"))
     }
 
-    @Test func badPageSize() async {
+    @Test func pageSizeNotAPowerOfTwoFrom4KiBTo16MiB() async {
         let r = await #expect(processExitsWith: .signal(SIGABRT), observing: [\.standardErrorContent]) {
             _ = PageAllocator(pageSize: 3000)
         }

@@ -70,7 +70,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
 
 @Suite struct TableTests {
     @Test(arguments: allocCases)
-    func alloc(_ c: AllocCase) {
+    func allocationsLandAtTheExpectedPagesWithTheirScavengedBytes(_ c: AllocCase) {
         var a = makeAllocator(c.before, scav: c.scav)
         checkSummaries(a)
         for h in c.hits {
@@ -108,7 +108,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
     ]
 
     @Test(arguments: freeCases)
-    func free(_ c: FreeCase) {
+    func freesClearTheirBitsAndTheLowestFreedPageIsFoundFirst(_ c: FreeCase) {
         var a = makeAllocator(c.before)
         for f in c.frees {
             a.free(base: pageAddress(f.chunk, f.page), pages: f.n)
@@ -121,7 +121,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
     }
 
     @Test(arguments: [1, 2, 5, 12, 15, 40, 64, 123, 511, 512, 750, 2000])
-    func exhaust(_ npages: Int) {
+    func sameSizedAllocationsFillEveryRunLowestFirstAndNeverCrossAGap(_ npages: Int) {
         // Three chunks contiguous, a gap, two more: runs never cross the gap.
         let chunksSpec: Bitmaps = [BC: [], BC + 1: [], BC + 2: [], BC + 4: [], BC + 5: []]
         var a = makeAllocator(chunksSpec)
@@ -163,7 +163,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
     ]
 
     @Test(arguments: allocFreeCases)
-    func allocAndFree(_ c: AllocFreeCase) {
+    func allocFreeSequencesGiveTheExpectedPagesAndBitmaps(_ c: AllocFreeCase) {
         var a = makeAllocator(c.before)
         for (k, op) in c.ops.enumerated() {
             switch op {
@@ -178,7 +178,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
         expectBitmaps(a, c.after, c.name)
     }
 
-    @Test func grow() {
+    @Test func growingOutOfOrderJoinsRangesSummariesAndTheHint() {
         var a = PageAllocator()
         #expect(a.allocate(pages: 1) == nil)
         // Out of order, discontiguous, then joining.
@@ -246,7 +246,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
     ]
 
     @Test(arguments: candidateCases)
-    func scavengeCandidate(_ c: CandidateCase) {
+    func scavengeCandidateIsTheHighestFreeUnscavengedRunBelowTheLimit(_ c: CandidateCase) {
         let a = makeAllocator(c.alloc, scav: c.scav)
         let r = a.findScavengeCandidate(below: pageAddress(c.below.0, c.below.1), maxPages: c.max)
         if let w = c.want {
@@ -261,7 +261,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
         mutating func release(base: UInt, bytes: Int) { ranges.append((base, bytes)) }
     }
 
-    @Test func scavenge() {
+    @Test func scavengeReleasesTopDownAndAllocationReportsAndClearsScavengedPages() {
         var a = makeAllocator([BC: [BitRange(0, 100)], BC + 1: []])
         var rec = Recorder()
         #expect(a.scavenge(bytes: 5 << 13, releaser: &rec) == 5 << 13)
@@ -292,7 +292,7 @@ func expectBitmaps(_ a: borrowing PageAllocator, _ want: Bitmaps, _ what: String
         checkSummaries(a)
     }
 
-    @Test func pageCache() {
+    @Test func pageCacheTakesTheLowestFreeBlockAndFlushesItBack() {
         var a = makeAllocator([BC: [BitRange(0, 70), BitRange(130, 2)], BC + 1: []], scav: [BC: [BitRange(70, 10)]])
         var c = a.allocToCache()
         // The block holding the lowest free page (70): pages 64..127.

@@ -31,14 +31,6 @@ int numaheap_commit(void *address, size_t length) {
     return mprotect(address, length, PROT_READ | PROT_WRITE);
 }
 
-int numaheap_decommit(void *address, size_t length) {
-    // Mapping fresh PROT_NONE pages over the range both drops the old pages and
-    // makes any later touch fault, which is what Go's sysFault/sysReserve pairing does.
-    void *p = mmap(address, length, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-    return p == MAP_FAILED ? -1 : 0;
-}
-
 int numaheap_unmap(void *address, size_t length) { return munmap(address, length); }
 
 int numaheap_madvise(void *address, size_t length, int advice) {

@@ -1,14 +1,14 @@
 import CPlatform
 import Glibc
 
-/// How `mbind(2)` places a range's pages on a node. Values are Linux's `MPOL_*`.
+/// How `mbind(2)` places a range's pages on a node. Values are Linux's `MPOL_*` (`<linux/mempolicy.h>`).
 public struct MemoryBindPolicy: RawRepresentable, Equatable, Hashable, Sendable {
     public var rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
     /// `MPOL_PREFERRED`: allocate on the node when it has free memory, elsewhere otherwise.
-    public static let preferred = MemoryBindPolicy(rawValue: 1)
+    public static let preferred = MemoryBindPolicy(rawValue: Int32(MPOL_PREFERRED))
     /// `MPOL_BIND`: allocate on the node only (the allocation fails or reclaims otherwise).
-    public static let bind = MemoryBindPolicy(rawValue: 2)
+    public static let bind = MemoryBindPolicy(rawValue: Int32(MPOL_BIND))
 }
 
 extension SystemMemory {
@@ -35,7 +35,7 @@ extension SystemMemory {
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         let rc = withUnsafeMutableBytes(of: &mask) { words -> Int in
             let w = words.baseAddress!.assumingMemoryBound(to: UInt.self)
-            w[Int(node) / UInt.bitWidth] = 1 << UInt(Int(node) % UInt.bitWidth)
+            w[bitWord(Int(node))] = UInt(bitMask(Int(node)))   // UInt is UInt64 (Linux x86-64, arm64)
             // The kernel reads maxnode - 1 bits; pass one more than the mask holds.
             return numaheap_mbind(address, UInt(bytes), policy.rawValue, w,
                                   UInt(maximumNodeCount) + 1, 0)
@@ -68,7 +68,7 @@ extension SystemMemory {
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         let rc = withUnsafeMutableBytes(of: &mask) { words in
             numaheap_get_mempolicy(&mode, words.baseAddress!.assumingMemoryBound(to: UInt.self),
-                                   UInt(maximumNodeCount) + 1, UnsafeMutableRawPointer(mutating: address), 2 /* MPOL_F_ADDR */)
+                                   UInt(maximumNodeCount) + 1, UnsafeMutableRawPointer(mutating: address), UInt(MPOL_F_ADDR))
         }
         return rc == 0 ? .success(mode) : .failure(SystemError(call: "get_mempolicy", code: numaheap_errno()))
     }

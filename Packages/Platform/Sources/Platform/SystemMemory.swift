@@ -1,4 +1,5 @@
 import CPlatform
+import Glibc
 
 /// An `errno` value from a failed system call, with the call's name.
 public struct SystemError: Error, Equatable, CustomStringConvertible {
@@ -23,18 +24,18 @@ public struct SystemError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Advice passed to `madvise(2)`. Values are Linux's.
+/// Advice passed to `madvise(2)`. Values are Glibc's `MADV_*` (Linux's).
 public struct MemoryAdvice: RawRepresentable, Equatable, Sendable {
     public var rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
     /// `MADV_DONTNEED`: drop the pages now; they read as zero afterwards.
-    public static let dontNeed = MemoryAdvice(rawValue: 4)
+    public static let dontNeed = MemoryAdvice(rawValue: MADV_DONTNEED)
     /// `MADV_FREE`: the kernel may drop the pages lazily; until then they keep their contents.
-    public static let free = MemoryAdvice(rawValue: 8)
+    public static let free = MemoryAdvice(rawValue: MADV_FREE)
     /// `MADV_HUGEPAGE`: back the range with transparent huge pages where possible.
-    public static let hugePage = MemoryAdvice(rawValue: 14)
+    public static let hugePage = MemoryAdvice(rawValue: MADV_HUGEPAGE)
     /// `MADV_NOHUGEPAGE`: never back the range with transparent huge pages.
-    public static let noHugePage = MemoryAdvice(rawValue: 15)
+    public static let noHugePage = MemoryAdvice(rawValue: MADV_NOHUGEPAGE)
 }
 
 /// Raw virtual-memory operations: the system calls under ``AddressSpace``-style
@@ -69,12 +70,6 @@ public enum SystemMemory {
     @inlinable
     public static func commit(_ address: UnsafeMutableRawPointer, bytes: Int) -> Result<Void, SystemError> {
         numaheap_commit(address, bytes) == 0 ? .success(()) : .failure(.last("mprotect"))
-    }
-
-    /// Drops the pages of a range and returns it to reserved (no access).
-    @inlinable
-    public static func decommit(_ address: UnsafeMutableRawPointer, bytes: Int) -> Result<Void, SystemError> {
-        numaheap_decommit(address, bytes) == 0 ? .success(()) : .failure(.last("mmap"))
     }
 
     /// Unmaps a range entirely.

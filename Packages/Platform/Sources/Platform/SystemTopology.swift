@@ -201,7 +201,7 @@ extension TopologyLoader {
         i = 0
         while i < count {
             cpuNode[i] = 0
-            cpuWords[i / 64] |= 1 << UInt64(i % 64)
+            cpuWords[bitWord(i)] |= bitMask(i)
             i += 1
         }
         header.pointee.possible = 1

@@ -1,4 +1,5 @@
 import CPlatform
+import Glibc
 
 /// Reads the kernel's NUMA topology into a fresh ``TopologyStorage`` mapping.
 ///
@@ -83,7 +84,7 @@ struct TopologyLoader {
         setPath("/devices/system/node/online")
         switch read() {
         case .failed: return false
-        case .missing(ENOENT_): return loadWithoutNUMA(meminfoPath: meminfoPath)
+        case .missing(ENOENT): return loadWithoutNUMA(meminfoPath: meminfoPath)
         case .missing(let code): return fail(.unreadable, Int(code), 0, 0)
         case .bytes(let text):
             guard let online = nodeMask(text) else { return false }
@@ -299,7 +300,7 @@ struct TopologyLoader {
                     let owner = cpuNode[cpu]
                     if owner != Layout.noNode { return fail(.cpuInTwoNodes, cpu, Int(owner), node) }
                     cpuNode[cpu] = UInt8(node)
-                    cpuWords[16 * node + cpu / 64] |= 1 << UInt64(cpu % 64)
+                    cpuWords[16 * node + bitWord(cpu)] |= bitMask(cpu)
                     if cpu >= header.pointee.cpuLimit { header.pointee.cpuLimit = cpu + 1 }
                     cpu += 1
                 }
@@ -325,11 +326,11 @@ struct TopologyLoader {
                                       UnsafeMutableRawPointer(file).assumingMemoryBound(to: CChar.self),
                                       Layout.fileCapacity, &length)
         if code == 0 { return .bytes(SysfsBytes(start: file, count: length)) }
-        if code == EFBIG_ {
+        if code == EFBIG {
             fail(.fileTooLong, Layout.fileCapacity, 0, 0)
             return .failed
         }
-        if code == ENOENT_ { return .missing(code) }
+        if code == ENOENT { return .missing(code) }
         fail(.unreadable, Int(code), 0, 0)
         return .failed
     }
@@ -411,7 +412,3 @@ struct TopologyLoader {
         header.pointee.errorTextLength = n
     }
 }
-
-// errno values used above (Linux). Computed, so no lazy global (swift_once) runs.
-private var ENOENT_: Int32 { 2 }
-private var EFBIG_: Int32 { 27 }

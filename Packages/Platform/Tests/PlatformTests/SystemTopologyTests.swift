@@ -202,7 +202,7 @@ private final class Fixture {
         #expect(f.loadError() == .malformedList(file: f.nodeDirectory + "/online", text: "", offset: 0), "no online node")
     }
 
-    @Test func distanceErrors() throws {
+    @Test func aDistanceRowOfTheWrongLengthOrNotNumbersIsAnError() throws {
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/node1/distance", "21 10 30\n")
         let error = f.loadError()
@@ -214,7 +214,7 @@ private final class Fixture {
         #expect(f.loadError() == .malformedDistance(file: f.nodeDirectory + "/node0/distance", text: "10 2x"))
     }
 
-    @Test func meminfoErrors() throws {
+    @Test func meminfoWithoutMemFreeOrWithAnotherUnitThanKBIsAnError() throws {
         let f = try Fixture.twoNodes()
         try f.write("devices/system/node/node0/meminfo", "Node 0 MemTotal:  100 kB\nNode 0 MemUsed: 3 kB\n")
         #expect(f.loadError() == .malformedMeminfo(file: f.nodeDirectory + "/node0/meminfo", key: "MemFree:",

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+// MPOL_* for Swift (MemoryBindPolicy, get_mempolicy's MPOL_F_ADDR); the kernel's
+// UAPI header, since glibc declares none of them.
+#include <linux/mempolicy.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,8 +48,6 @@ void *numaheap_mmap_reserve(void *hint, size_t length);
 void *numaheap_mmap_anonymous(void *hint, size_t length);
 /// Makes a reserved range readable and writable (mprotect). 0 or -1 with errno.
 int numaheap_commit(void *address, size_t length);
-/// Returns a range to PROT_NONE and drops its pages (mmap MAP_FIXED over it).
-int numaheap_decommit(void *address, size_t length);
 /// munmap. 0 or -1 with errno.
 int numaheap_unmap(void *address, size_t length);
 /// madvise. 0 or -1 with errno.

@@ -1,6 +1,9 @@
+import ArenaMap
+import Glibc
 import Platform
 
-/// An in-memory ``AddressSpace`` for tests: it hands out synthetic addresses that
+/// An in-memory `AddressSpace` for ArenaMap's tests (internal to them; the heap
+/// always uses `SystemAddressSpace`): it hands out synthetic addresses that
 /// are never backed by memory (nothing may dereference them), records every call,
 /// and fails on demand, so the failure paths of whatever sits on top (`ENOMEM` from
 /// `reserve`, `EPERM` from `bind`) are tested paths.
@@ -11,59 +14,57 @@ import Platform
 /// deliberately *not* arena-aligned, like the kernel's own choice.
 ///
 /// A class, not thread-safe: the map calls its address space under the map lock.
-public final class FakeAddressSpace: AddressSpace {
+final class FakeAddressSpace: AddressSpace {
     /// One call made to the fake, in order.
-    public enum Call: Equatable, Sendable {
+    enum Call: Equatable, Sendable {
         case reserve(bytes: Int, hint: UInt, result: UInt?)
         case unreserve(UInt, bytes: Int)
         case commit(UInt, bytes: Int)
-        case decommit(UInt, bytes: Int)
-        case release(UInt, bytes: Int, method: ReleaseMethod)
         case bind(UInt, bytes: Int, node: Int32, policy: MemoryBindPolicy)
     }
 
-    /// Linux's errno values the fake produces.
-    public static let ENOMEM: Int32 = 12
-    public static let EPERM: Int32 = 1
-    public static let EINVAL: Int32 = 22
+    /// The errno values the fake produces (Glibc's).
+    static let ENOMEM: Int32 = Glibc.ENOMEM
+    static let EPERM: Int32 = Glibc.EPERM
+    static let EINVAL: Int32 = Glibc.EINVAL
 
     /// The page granularity of placement: 4 KiB.
-    public let pageSize: UInt = 4096
+    let pageSize: UInt = 4096
     /// No reservation starts below this address.
-    public let lowest: UInt
+    let lowest: UInt
     /// No reservation ends above this address.
-    public let highest: UInt
+    let highest: UInt
 
     /// Every call so far.
-    public private(set) var calls: [Call] = []
+    private(set) var calls: [Call] = []
     /// The ranges reserved now, sorted by base.
-    public private(set) var reservations: [Range<UInt>] = []
+    private(set) var reservations: [Range<UInt>] = []
     /// Ranges that are "taken by someone else" (as if another library mapped them).
-    public private(set) var occupied: [Range<UInt>] = []
+    private(set) var occupied: [Range<UInt>] = []
 
     /// `errno` for the next ``reserveFailuresLeft`` reserve calls.
-    public var reserveError: Int32 = FakeAddressSpace.ENOMEM
+    var reserveError: Int32 = FakeAddressSpace.ENOMEM
     /// How many of the next reserve calls fail with ``reserveError``.
-    public var reserveFailuresLeft = 0
+    var reserveFailuresLeft = 0
     /// When set, every bind fails with this `errno`.
-    public var bindError: Int32?
+    var bindError: Int32?
     /// When set, every commit fails with this `errno`.
-    public var commitError: Int32?
+    var commitError: Int32?
 
     /// A fake address space spanning `lowest..<highest` (user space below 2⁴⁷ by default).
-    public init(lowest: UInt = 0x1_0000, highest: UInt = 1 << 47) {
+    init(lowest: UInt = 0x1_0000, highest: UInt = 1 << 47) {
         self.lowest = lowest
         self.highest = highest
     }
 
     /// Marks `range` as taken: no reservation will be placed over it.
-    public func occupy(_ range: Range<UInt>) { occupied.append(range) }
+    func occupy(_ range: Range<UInt>) { occupied.append(range) }
 
     /// Bytes reserved now.
-    public var reservedBytes: Int { reservations.reduce(0) { $0 + Int($1.count) } }
+    var reservedBytes: Int { reservations.reduce(0) { $0 + Int($1.count) } }
 
     /// Whether all of `range` is inside current reservations.
-    public func isReserved(_ range: Range<UInt>) -> Bool {
+    func isReserved(_ range: Range<UInt>) -> Bool {
         var cursor = range.lowerBound
         for r in reservations where r.lowerBound <= cursor && cursor < r.upperBound {
             cursor = r.upperBound
@@ -72,7 +73,7 @@ public final class FakeAddressSpace: AddressSpace {
         return range.isEmpty
     }
 
-    public func reserve(bytes: Int, hint: UInt) -> Result<UInt, SystemError> {
+    func reserve(bytes: Int, hint: UInt) -> Result<UInt, SystemError> {
         let result = place(bytes: bytes, hint: hint)
         calls.append(.reserve(bytes: bytes, hint: hint, result: try? result.get()))
         return result
@@ -115,7 +116,7 @@ public final class FakeAddressSpace: AddressSpace {
         reservations.sort { $0.lowerBound < $1.lowerBound }
     }
 
-    public func unreserve(_ base: UInt, bytes: Int) -> Result<Void, SystemError> {
+    func unreserve(_ base: UInt, bytes: Int) -> Result<Void, SystemError> {
         calls.append(.unreserve(base, bytes: bytes))
         let cut = base..<base + UInt(bytes)
         var kept: [Range<UInt>] = []
@@ -128,23 +129,13 @@ public final class FakeAddressSpace: AddressSpace {
         return .success(())
     }
 
-    public func commit(_ base: UInt, bytes: Int) -> Result<Void, SystemError> {
+    func commit(_ base: UInt, bytes: Int) -> Result<Void, SystemError> {
         calls.append(.commit(base, bytes: bytes))
         if let e = commitError { return .failure(SystemError(call: "mprotect", code: e)) }
         return checkReserved(base, bytes, "mprotect")
     }
 
-    public func decommit(_ base: UInt, bytes: Int) -> Result<Void, SystemError> {
-        calls.append(.decommit(base, bytes: bytes))
-        return checkReserved(base, bytes, "mmap")
-    }
-
-    public func release(_ base: UInt, bytes: Int, method: ReleaseMethod) -> Result<Void, SystemError> {
-        calls.append(.release(base, bytes: bytes, method: method))
-        return checkReserved(base, bytes, "madvise")
-    }
-
-    public func bind(_ base: UInt, bytes: Int, node: Int32, policy: MemoryBindPolicy) -> Result<Void, SystemError> {
+    func bind(_ base: UInt, bytes: Int, node: Int32, policy: MemoryBindPolicy) -> Result<Void, SystemError> {
         calls.append(.bind(base, bytes: bytes, node: node, policy: policy))
         if let e = bindError { return .failure(SystemError(call: "mbind", code: e)) }
         return checkReserved(base, bytes, "mbind")

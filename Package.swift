@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(name: "numaheap-guest-checks", dependencies: ["NUMAHeap", "Platform", "Central", "SpanCore"],
                           path: "Tests/NUMAGuest"),
 
-        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", "Platform", "Central", "SpanCore"]),
+        .testTarget(name: "NUMAHeapTests", dependencies: ["NUMAHeap", "Platform", "CPlatform", "Central", "SpanCore"]),
         .testTarget(name: "NUMAHeapCollectedTests", dependencies: ["NUMAHeapCollected", "NUMAHeap", "Platform"]),
         .testTarget(
             name: "SizeClassGenerationTests",

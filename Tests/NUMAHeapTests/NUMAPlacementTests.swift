@@ -4,6 +4,7 @@
 // single-node machine the kernel refuses binding to the fake nodes (counted in
 // `bindFailures`); the multi-node guest tests (Tests/NUMAGuest) check the
 // kernel's placement for real.
+import CPlatform
 import Central
 import Glibc
 import NUMAHeap
@@ -180,7 +181,7 @@ final class PointerBag: @unchecked Sendable { var items: [SendablePointer] = [] 
         let p = try heap.allocate(byteCount: 100_000)
         #expect(heap.node(of: p) == 0)
         #expect(heap.statistics.nodes.count == 1)
-        #expect(SystemMemory.policyMode(at: p) == .success(0), "no mbind: the default policy")
+        #expect(SystemMemory.policyMode(at: p) == .success(Int32(MPOL_DEFAULT)), "no mbind: the default policy")
         heap.deallocate(p)
     }
 
@@ -189,15 +190,15 @@ final class PointerBag: @unchecked Sendable { var items: [SendablePointer] = [] 
         let single = FixedTopology(nodes: [.init(number: 0, cpus: Array(0..<max(onlineCPUs, 1)))])
         let automatic = try Heap(configuration: .init(), topology: single)
         let a = try automatic.allocate(byteCount: 64)
-        #expect(SystemMemory.policyMode(at: a) == .success(0), "one node: .automatic makes no mbind call")
+        #expect(SystemMemory.policyMode(at: a) == .success(Int32(MPOL_DEFAULT)), "one node: .automatic makes no mbind call")
         automatic.deallocate(a)
         let strict = try Heap(configuration: .init(numaPolicy: .bind(node: 0)), topology: single)
         let b = try strict.allocate(byteCount: 64)
-        #expect(SystemMemory.policyMode(at: b) == .success(2), "MPOL_BIND")
+        #expect(SystemMemory.policyMode(at: b) == .success(MemoryBindPolicy.bind.rawValue), "MPOL_BIND")
         strict.deallocate(b)
         let preferred = try Heap(configuration: .init(numaPolicy: .bind(node: 0), nodeBinding: .preferred), topology: single)
         let c = try preferred.allocate(byteCount: 64)
-        #expect(SystemMemory.policyMode(at: c) == .success(1), "MPOL_PREFERRED")
+        #expect(SystemMemory.policyMode(at: c) == .success(MemoryBindPolicy.preferred.rawValue), "MPOL_PREFERRED")
         preferred.deallocate(c)
     }
 }

@@ -282,12 +282,12 @@ public final class CollectedHeap: @unchecked Sendable {
         if index >= nelems { return nelems }
         var bit = s.pointee.allocCache.load(ordering: .relaxed).trailingZeroBitCount
         while bit == 64 {
-            index = ObjectBits.nextWordStart(index)
+            index = BitIndex.nextWordStart(index)
             if index >= nelems {
                 s.pointee.freeindex.store(nelems, ordering: .releasing)
                 return nelems
             }
-            refillAllocCache(s, word: ObjectBits.word(index))
+            refillAllocCache(s, word: BitIndex.word(index))
             bit = s.pointee.allocCache.load(ordering: .relaxed).trailingZeroBitCount
         }
         let result = index &+ bit
@@ -297,7 +297,7 @@ public final class CollectedHeap: @unchecked Sendable {
         }
         s.pointee.allocCache.store(s.pointee.allocCache.load(ordering: .relaxed) >> UInt64(bit &+ 1), ordering: .relaxed)
         let next = result &+ 1
-        if ObjectBits.startsWord(next) && next != nelems { refillAllocCache(s, word: ObjectBits.word(next)) }
+        if BitIndex.startsWord(next) && next != nelems { refillAllocCache(s, word: BitIndex.word(next)) }
         s.pointee.freeindex.store(next, ordering: .releasing)
         s.pointee.allocCount.store(s.pointee.allocCount.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
         return result

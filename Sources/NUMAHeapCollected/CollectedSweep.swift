@@ -227,8 +227,8 @@ extension CollectedHeap {
 
         var live = 0
         var freed = 0
-        for w in 0..<ObjectBits.words(nelems) {
-            let handedMask = ObjectBits.mask(below: handedOut, inWord: w)
+        for w in 0..<BitIndex.words(nelems) {
+            let handedMask = BitIndex.mask(below: handedOut, inWord: w)
             let allocated = allocs.atomicLoadWord(index: w) | handedMask
             let m = marks.atomicLoadWord(index: w)
             let keep = m & allocated

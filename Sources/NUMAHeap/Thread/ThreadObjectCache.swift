@@ -148,8 +148,8 @@ enum ThreadObjectCache {
     /// span — only the owner may read those). Nil when neither.
     @inline(__always)
     static func spanRefusal(_ span: SpanRef, _ index: Int, cache: UnsafeMutablePointer<ThreadCache>) -> FreeRefusal? {
-        let w = ObjectBits.word(index)
-        let mask = ObjectBits.mask(index)
+        let w = BitIndex.word(index)
+        let mask = BitIndex.mask(index)
         // freeindex first (acquire), then the bits: the remote-free ordering.
         if _slowPath(index >= span.pointee.freeindex.load(ordering: .acquiring)
                         && span.pointee.allocBits[w].load(ordering: .relaxed) & mask == 0) {

@@ -64,8 +64,8 @@ extension ArenaMap {
         _checkPageAligned(spanBase, "setPageInUse")
         let arena = _mappedArena(spanBase, "setPageInUse")
         let page = _page(spanBase)
-        let mask = bitmapMask(page)
-        let old = arena._pageInUse[bitmapWord(page)].bitwiseOr(mask, ordering: .relaxed).oldValue
+        let mask = BitIndex.mask(page)
+        let old = arena._pageInUse[BitIndex.word(page)].bitwiseOr(mask, ordering: .relaxed).oldValue
         if _slowPath(old & mask != 0) {
             FatalMessage("ArenaMap: setPageInUse of ").hex(spanBase).text(", already in use").crash()
         }
@@ -79,8 +79,8 @@ extension ArenaMap {
         _checkPageAligned(spanBase, "clearPageInUse")
         let arena = _mappedArena(spanBase, "clearPageInUse")
         let page = _page(spanBase)
-        let mask = bitmapMask(page)
-        let old = arena._pageInUse[bitmapWord(page)].bitwiseAnd(~mask, ordering: .relaxed).oldValue
+        let mask = BitIndex.mask(page)
+        let old = arena._pageInUse[BitIndex.word(page)].bitwiseAnd(~mask, ordering: .relaxed).oldValue
         if _slowPath(old & mask == 0) {
             FatalMessage("ArenaMap: clearPageInUse of ").hex(spanBase).text(", not in use").crash()
         }

@@ -266,7 +266,7 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     public func pageIndexOf(_ address: UInt) -> (arena: HeapArena, word: Int, mask: UInt64)? {
         guard let arena = arenaOf(address) else { return nil }
         let page = Int((address & UInt(ArenaLayout.heapArenaBytes - 1)) &>> _pageShift)
-        return (arena, bitmapWord(page), bitmapMask(page))
+        return (arena, BitIndex.word(page), BitIndex.mask(page))
     }
 
     /// The NUMA node of the arena containing `address`; nil when none does. Lock-free.

@@ -61,7 +61,7 @@ public struct HeapArena: @unchecked Sendable, Equatable {
     @inlinable public var pageCount: Int { ArenaLayout.heapArenaBytes >> _pageShift }
 
     /// 64-bit words in each of `pageInUse` and `pageMarks`.
-    @inlinable public var bitmapWords: Int { bitmapWordCount(pages: pageCount) }
+    @inlinable public var bitmapWords: Int { BitIndex.words(pageCount) }
 
     // MARK: zeroedBase
 
@@ -117,13 +117,13 @@ public struct HeapArena: @unchecked Sendable, Equatable {
     /// Whether page `page` is the first page of an in-use span (`pageInUse`). Lock-free.
     @inlinable public func isPageInUse(_ page: Int) -> Bool {
         _checkPage(page)
-        return _pageInUse[bitmapWord(page)].load(ordering: .relaxed) & bitmapMask(page) != 0
+        return _pageInUse[BitIndex.word(page)].load(ordering: .relaxed) & BitIndex.mask(page) != 0
     }
 
     /// Whether page `page` is marked in `pageMarks`. Lock-free.
     @inlinable public func isPageMarked(_ page: Int) -> Bool {
         _checkPage(page)
-        return _pageMarks[bitmapWord(page)].load(ordering: .relaxed) & bitmapMask(page) != 0
+        return _pageMarks[BitIndex.word(page)].load(ordering: .relaxed) & BitIndex.mask(page) != 0
     }
 
     /// Atomically sets `mask`'s bits in `pageMarks` word `word` (as returned by
@@ -163,7 +163,7 @@ public struct HeapArena: @unchecked Sendable, Equatable {
     public func forEachInUseUnmarkedSpan(
         inChunk chunk: Int, _ body: (_ page: Int, _ span: UnsafeMutableRawPointer?) throws -> Void
     ) rethrows {
-        let wordsPerChunk = bitmapWordCount(pages: ArenaLayout.pagesPerReclaimerChunk)
+        let wordsPerChunk = BitIndex.words(ArenaLayout.pagesPerReclaimerChunk)
         let first = chunk * wordsPerChunk
         if _slowPath(chunk < 0 || first + wordsPerChunk > bitmapWords) {
             FatalMessage("ArenaMap: reclaimer chunk ").decimal(chunk).text(" outside arena ")
@@ -172,7 +172,7 @@ public struct HeapArena: @unchecked Sendable, Equatable {
         for word in first..<first + wordsPerChunk {
             var bits = inUseUnmarkedWord(word)
             while bits != 0 {
-                let page = bitmapPage(word: word, bit: bits.trailingZeroBitCount)
+                let page = BitIndex.firstBit(ofWord: word) | bits.trailingZeroBitCount
                 bits &= bits - 1
                 try body(page, span(atPage: page))
             }

@@ -1,3 +1,4 @@
+import Platform
 import Synchronization
 
 /// The atomic facet of ``GCBits``: operations on the 64-bit word that holds a
@@ -22,16 +23,16 @@ extension GCBits {
     @inlinable
     @discardableResult
     public func setAtomic(_ n: Int) -> Bool {
-        let mask = bitMask(n)
-        let old = _atomicWord(bitWord(n)).pointee.bitwiseOr(mask, ordering: .acquiringAndReleasing).oldValue
+        let mask = BitIndex.mask(n)
+        let old = _atomicWord(BitIndex.word(n)).pointee.bitwiseOr(mask, ordering: .acquiringAndReleasing).oldValue
         return old & mask == 0
     }
 
     /// Whether bit `n` is set: an atomic (acquire) load of its 64-bit word.
     @inlinable
     public func testAtomic(_ n: Int) -> Bool {
-        let mask = bitMask(n)
-        return _atomicWord(bitWord(n)).pointee.load(ordering: .acquiring) & mask != 0
+        let mask = BitIndex.mask(n)
+        return _atomicWord(BitIndex.word(n)).pointee.load(ordering: .acquiring) & mask != 0
     }
 
     /// Atomically loads the 64-bit word `index` (little-endian bit order: bit

@@ -124,7 +124,7 @@ public struct GCBits: Equatable, Hashable, @unchecked Sendable {
     /// the number of marked objects). Plain loads, a word at a time.
     @inlinable
     public func popcount(_ nelems: Int) -> Int {
-        let words = bitWord(nelems)
+        let words = BitIndex.word(nelems)
         let p = UnsafeRawPointer(base)
         var count = 0
         var i = 0
@@ -132,7 +132,7 @@ public struct GCBits: Equatable, Hashable, @unchecked Sendable {
             count &+= p.load(fromByteOffset: i << 3, as: UInt64.self).nonzeroBitCount
             i &+= 1
         }
-        let rest = bitOffset(nelems)
+        let rest = BitIndex.offset(nelems)
         if rest != 0 {
             let last = UInt64(littleEndian: p.load(fromByteOffset: words << 3, as: UInt64.self))
             count &+= (last & ((1 &<< UInt64(rest)) &- 1)).nonzeroBitCount

@@ -123,16 +123,16 @@ extension PageAllocator {
     @usableFromInline
     func scavengeCandidate(inChunk ci: UInt, below top: UInt, maxPages: UInt) -> (index: UInt, count: UInt)? {
         let a = chunks.alloc(ci).words, s = chunks.scavenged(ci).words
-        var w = bitWord(top - 1)
+        var w = BitIndex.word(top - 1)
         // Candidates: free and not scavenged; bits at or above `top` ignored.
-        var c = ~(a[w] | s[w]) & PallocBits.mask(0, bitOffset(top - 1) + 1)
+        var c = ~(a[w] | s[w]) & PallocBits.mask(0, BitIndex.offset(top - 1) + 1)
         while c == 0 {
             if w == 0 { return nil }
             w -= 1
             c = ~(a[w] | s[w])
         }
         let high = UInt(63 - c.leadingZeroBitCount)
-        let runTop = firstBit(ofWord: w) + high   // inclusive
+        let runTop = UInt(BitIndex.firstBit(ofWord: w)) + high   // inclusive
         // Extend the run downward, word by word, up to maxPages.
         var count = UInt((~(c << (63 - UInt64(high)))).leadingZeroBitCount)
         if count == high + 1 {

@@ -170,7 +170,7 @@ extension PageAllocator {
         if !grown.contains(page, page + pageCachePages) {
             FatalMessage("PageAlloc: flush: cache at ").hex(c.base).text(" is outside the grown space").crash()
         }
-        let ci = page >> chunkPagesLog, w = bitWord(page & (chunkPages - 1))
+        let ci = page >> chunkPagesLog, w = BitIndex.word(page & (chunkPages - 1))
         let a = chunks.alloc(ci).words, s = chunks.scavenged(ci).words
         if a[w] & c.cache != c.cache {
             let i = UInt((c.cache & ~a[w]).trailingZeroBitCount)

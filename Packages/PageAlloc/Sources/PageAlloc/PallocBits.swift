@@ -3,6 +3,8 @@
 // 64k+i of the chunk. In the alloc bitmap 1 means in use, 0 means free; in the
 // scavenged bitmap 1 means the page has been released (and is free).
 
+import Platform
+
 /// Pages per chunk (Go's pallocChunkPages) and its log.
 @usableFromInline let chunkPagesLog: UInt = 9
 @usableFromInline let chunkPages: UInt = 1 << 9
@@ -26,9 +28,9 @@ struct PallocBits {
     @inlinable @inline(__always) func forEachWord(_ i: UInt, _ n: UInt, _ body: (Int, UInt64) -> Void) {
         var i = i, n = n
         while n > 0 {
-            let bit = bitOffset(i)
+            let bit = BitIndex.offset(i)
             let take = min(64 - bit, n)
-            body(bitWord(i), PallocBits.mask(bit, take))
+            body(BitIndex.word(i), PallocBits.mask(bit, take))
             i += take
             n -= take
         }
@@ -56,7 +58,7 @@ struct PallocBits {
         var found: UInt? = nil
         forEachWord(i, n) { w, m in
             if found == nil, (~words[w] & m) != 0 {
-                found = firstBit(ofWord: w) + UInt((~words[w] & m).trailingZeroBitCount)
+                found = UInt(BitIndex.firstBit(ofWord: w)) + UInt((~words[w] & m).trailingZeroBitCount)
             }
         }
         return found
@@ -67,7 +69,7 @@ struct PallocBits {
         var found: UInt? = nil
         forEachWord(i, n) { w, m in
             if found == nil, (words[w] & m) != 0 {
-                found = firstBit(ofWord: w) + UInt((words[w] & m).trailingZeroBitCount)
+                found = UInt(BitIndex.firstBit(ofWord: w)) + UInt((words[w] & m).trailingZeroBitCount)
             }
         }
         return found
@@ -77,7 +79,7 @@ struct PallocBits {
     @inlinable func clearAll() { for w in 0..<chunkWords { words[w] = 0 } }
 
     /// The 64-bit word holding bit `i` (Go's pages64).
-    @inlinable func word(containing i: UInt) -> UInt64 { words[bitWord(i)] }
+    @inlinable func word(containing i: UInt) -> UInt64 { words[BitIndex.word(i)] }
 
     /// The longest run of clear bits inside `x` (free pages in one alloc word),
     /// in at most 12 shift-and steps whatever the run's length. With `ones`
@@ -157,11 +159,11 @@ struct PallocBits {
     @usableFromInline func find(_ n: UInt, from searchIdx: UInt) -> (index: UInt?, firstFree: UInt) {
         var firstFree = chunkPages
         var runStart: UInt = 0, run: UInt = 0
-        var w = bitWord(searchIdx)
+        var w = BitIndex.word(searchIdx)
         while w < chunkWords {
             var x = words[w]
-            if w == bitWord(searchIdx) { x |= PallocBits.mask(0, bitOffset(searchIdx)) }
-            let base = firstBit(ofWord: w)
+            if w == BitIndex.word(searchIdx) { x |= PallocBits.mask(0, BitIndex.offset(searchIdx)) }
+            let base = UInt(BitIndex.firstBit(ofWord: w))
             if x == ~0 { run = 0; w += 1; continue }
             if firstFree == chunkPages { firstFree = base + UInt((~x).trailingZeroBitCount) }
             if x == 0 {

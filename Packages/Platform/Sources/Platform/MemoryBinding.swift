@@ -35,7 +35,7 @@ extension SystemMemory {
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         let rc = withUnsafeMutableBytes(of: &mask) { words -> Int in
             let w = words.baseAddress!.assumingMemoryBound(to: UInt.self)
-            w[bitWord(Int(node))] = UInt(bitMask(Int(node)))   // UInt is UInt64 (Linux x86-64, arm64)
+            w[BitIndex.word(Int(node))] = UInt(BitIndex.mask(Int(node)))   // UInt is UInt64 (Linux x86-64, arm64)
             // The kernel reads maxnode - 1 bits; pass one more than the mask holds.
             return numaheap_mbind(address, UInt(bytes), policy.rawValue, w,
                                   UInt(maximumNodeCount) + 1, 0)

@@ -57,12 +57,12 @@ public struct CPUSet: Sendable, Equatable, Hashable, Sequence {
     /// Adds `cpu`; numbers outside `0..<capacity` are ignored.
     public mutating func insert(_ cpu: Int) {
         guard cpu >= 0, cpu < Self.capacity else { return }
-        withUnsafeMutableBytes(of: &words) { $0.storeBytes(of: $0.load(fromByteOffset: bitWord(cpu) * 8, as: UInt64.self) | bitMask(cpu), toByteOffset: bitWord(cpu) * 8, as: UInt64.self) }
+        withUnsafeMutableBytes(of: &words) { $0.storeBytes(of: $0.load(fromByteOffset: BitIndex.word(cpu) * 8, as: UInt64.self) | BitIndex.mask(cpu), toByteOffset: BitIndex.word(cpu) * 8, as: UInt64.self) }
     }
 
     public func contains(_ cpu: Int) -> Bool {
         guard cpu >= 0, cpu < Self.capacity else { return false }
-        return withUnsafeBytes(of: words) { $0.load(fromByteOffset: bitWord(cpu) * 8, as: UInt64.self) & bitMask(cpu) != 0 }
+        return withUnsafeBytes(of: words) { $0.load(fromByteOffset: BitIndex.word(cpu) * 8, as: UInt64.self) & BitIndex.mask(cpu) != 0 }
     }
 
     public var count: Int {

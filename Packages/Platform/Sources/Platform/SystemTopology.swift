@@ -201,7 +201,7 @@ extension TopologyLoader {
         i = 0
         while i < count {
             cpuNode[i] = 0
-            cpuWords[bitWord(i)] |= bitMask(i)
+            cpuWords[BitIndex.word(i)] |= BitIndex.mask(i)
             i += 1
         }
         header.pointee.possible = 1

@@ -300,7 +300,7 @@ struct TopologyLoader {
                     let owner = cpuNode[cpu]
                     if owner != Layout.noNode { return fail(.cpuInTwoNodes, cpu, Int(owner), node) }
                     cpuNode[cpu] = UInt8(node)
-                    cpuWords[16 * node + bitWord(cpu)] |= bitMask(cpu)
+                    cpuWords[16 * node + BitIndex.word(cpu)] |= BitIndex.mask(cpu)
                     if cpu >= header.pointee.cpuLimit { header.pointee.cpuLimit = cpu + 1 }
                     cpu += 1
                 }

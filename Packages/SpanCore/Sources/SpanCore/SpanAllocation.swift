@@ -18,7 +18,7 @@ extension Span {
             let result = freeindex.load(ordering: .relaxed) &+ bit
             if result < nelems {
                 let next = result &+ 1
-                if ObjectBits.startsWord(next) && next != nelems { return nil }
+                if BitIndex.startsWord(next) && next != nelems { return nil }
                 allocCache.store(cache >> UInt64(bit &+ 1), ordering: .relaxed)
                 freeindex.store(next, ordering: .releasing)
                 allocCount.store(allocCount.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
@@ -39,12 +39,12 @@ extension Span {
         var bit = allocCache.load(ordering: .relaxed).trailingZeroBitCount
         while bit == 64 {
             // The cache is exhausted: move to the next 64-object word.
-            index = ObjectBits.nextWordStart(index)
+            index = BitIndex.nextWordStart(index)
             if index >= nelems {
                 freeindex.store(nelems, ordering: .releasing)
                 return nelems
             }
-            refillAllocCache(word: ObjectBits.word(index))
+            refillAllocCache(word: BitIndex.word(index))
             bit = allocCache.load(ordering: .relaxed).trailingZeroBitCount
         }
         let result = index &+ bit
@@ -54,8 +54,8 @@ extension Span {
         }
         allocCache.store(allocCache.load(ordering: .relaxed) >> UInt64(bit &+ 1), ordering: .relaxed)
         let next = result &+ 1
-        if ObjectBits.startsWord(next) && next != nelems {
-            refillAllocCache(word: ObjectBits.word(next))
+        if BitIndex.startsWord(next) && next != nelems {
+            refillAllocCache(word: BitIndex.word(next))
         }
         freeindex.store(next, ordering: .releasing)
         allocCount.store(allocCount.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
@@ -82,8 +82,8 @@ extension Span {
         var live = 0
         var freed = 0
         var remoteFreed = 0
-        for w in 0..<ObjectBits.words(nelems) {
-            let handedMask = ObjectBits.mask(below: handedOut, inWord: w)
+        for w in 0..<BitIndex.words(nelems) {
+            let handedMask = BitIndex.mask(below: handedOut, inWord: w)
             let allocated = allocBits[w].load(ordering: .relaxed) | handedMask
             let local = localFreeBits[w]
             var remote: UInt64 = 0
@@ -91,7 +91,7 @@ extension Span {
                 remote = remoteFreeBits[w].exchange(0, ordering: .acquiringAndReleasing)
             }
             if _slowPath(local & remote != 0) {
-                Span.doubleFreeFoundBySweep(objectAddress(w &* ObjectBits.perWord &+ (local & remote).trailingZeroBitCount))
+                Span.doubleFreeFoundBySweep(objectAddress(w &* BitIndex.bitsPerWord &+ (local & remote).trailingZeroBitCount))
             }
             let gone = local | remote
             let newBits = allocated & ~gone
@@ -136,8 +136,8 @@ extension Span {
     /// the owner's own bits).
     @inlinable @inline(__always)
     public func freeLocal(_ index: Int) -> FreeRefusal? {
-        let w = ObjectBits.word(index)
-        let mask = ObjectBits.mask(index)
+        let w = BitIndex.word(index)
+        let mask = BitIndex.mask(index)
         let allocated = allocBits[w].load(ordering: .relaxed) & mask != 0
             || index < freeindex.load(ordering: .relaxed)
         if _slowPath(!allocated) { return .notAllocated }
@@ -154,8 +154,8 @@ extension Span {
     /// attention), or the refusal.
     @inlinable
     public func freeRemote(_ index: Int) -> Result<Int, FreeRefusal> {
-        let w = ObjectBits.word(index)
-        let mask = ObjectBits.mask(index)
+        let w = BitIndex.word(index)
+        let mask = BitIndex.mask(index)
         // freeindex first (acquire), then the bits: see "Memory ordering".
         let handedOut = freeindex.load(ordering: .acquiring)
         let allocated = index < handedOut || allocBits[w].load(ordering: .relaxed) & mask != 0

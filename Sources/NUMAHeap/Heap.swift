@@ -62,7 +62,7 @@ public final class Heap: @unchecked Sendable {
     }
 
     /// Creates a heap that places memory on the nodes of `topology` — a
-    /// ``FixedTopology`` in tests; the machine's (``SystemTopology/current``)
+    /// `FixedTopology` in tests; the machine's (`SystemTopology.current`)
     /// otherwise. Throws ``HeapError/invalidNode(_:)`` when
     /// ``HeapConfiguration/NUMAPolicy/bind(node:)`` names a node without memory.
     public init<T: NUMATopology>(configuration: HeapConfiguration = HeapConfiguration(), topology: T) throws(HeapError) {

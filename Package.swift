@@ -72,6 +72,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (.ci/docs.sh). A plugin only: no
+        // target uses it, so a dependent builds nothing of it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // Platform's C shims (thread-local slots, syscalls without varargs).

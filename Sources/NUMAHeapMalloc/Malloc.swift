@@ -255,7 +255,7 @@ public func numaheap_fork_child() { readyHeap()?.childAfterFork() }
 
 // MARK: malloc_trim, mallinfo
 
-/// malloc_trim: ``HeapCore/releaseFreeMemory()``; the bytes released.
+/// malloc_trim: `HeapCore.releaseFreeMemory()`; the bytes released.
 @_cdecl("numaheap_trim")
 public func numaheap_trim() -> Int {
     readyHeap()?.releaseFreeMemory() ?? 0

@@ -62,11 +62,11 @@ public enum SwiftRenderer {
             @inlinable @inline(__always) public static var maxSmallSize: Int { \(p.maxSmallSize) }
             /// Number of size classes, class 0 included (Go's `_NumSizeClasses`).
             @inlinable @inline(__always) public static var count: Int { \(n) }
-            /// Step of ``_sizeToClass8`` (Go's `smallSizeDiv`).
+            /// Step of `_sizeToClass8` (Go's `smallSizeDiv`).
             @inlinable @inline(__always) public static var smallSizeDivisor: Int { \(SizeClassParameters.smallSizeDivisor) }
-            /// Last size ``_sizeToClass8`` covers (Go's `smallSizeMax`).
+            /// Last size `_sizeToClass8` covers (Go's `smallSizeMax`).
             @inlinable @inline(__always) public static var smallSizeMax: Int { \(SizeClassParameters.smallSizeMax) }
-            /// Step of ``_sizeToClass128`` (Go's `largeSizeDiv`).
+            /// Step of `_sizeToClass128` (Go's `largeSizeDiv`).
             @inlinable @inline(__always) public static var largeSizeDivisor: Int { \(SizeClassParameters.largeSizeDivisor) }
         }
 

@@ -17,9 +17,14 @@ import Synchronization
 /// ```
 ///
 /// Every method is thread-safe. Any thread may free a block any other thread
-/// allocated. Misuse — freeing a pointer the heap did not allocate, a double
-/// free, an interior pointer — stops the process with a message naming the
-/// address (as glibc's `free(): invalid pointer` does); it never corrupts the heap.
+/// allocated. Misuse that the configured tier catches
+/// (``HeapConfiguration/Checks``) — freeing a pointer the heap did not
+/// allocate, an interior pointer, a block of a freed span, a double free
+/// (`.standard`: unless the program wrote over the block's first 16 bytes in
+/// between; `.full`: every one) — stops the process with a message naming
+/// the address (as glibc's `free(): invalid pointer` does), before anything
+/// is corrupted. Neither tier sees an overflow past a block's end, or a
+/// stale pointer freed after its block was handed out again.
 ///
 /// Destroying a `Heap` returns all its memory to the system; every block it
 /// handed out becomes invalid, and no thread may be using it at that time.
@@ -62,7 +67,7 @@ public final class Heap: @unchecked Sendable {
     }
 
     /// Creates a heap that places memory on the nodes of `topology` — a
-    /// ``FixedTopology`` in tests; the machine's (``SystemTopology/current``)
+    /// `FixedTopology` in tests; the machine's (`SystemTopology.current`)
     /// otherwise. Throws ``HeapError/invalidNode(_:)`` when
     /// ``HeapConfiguration/NUMAPolicy/bind(node:)`` names a node without memory.
     public init<T: NUMATopology>(configuration: HeapConfiguration = HeapConfiguration(), topology: T) throws(HeapError) {

@@ -55,7 +55,7 @@ public struct HeapStatistics: Sendable, Equatable {
         public var centralLockAcquisitions: Int = 0
         public var contendedCentralLockAcquisitions: Int = 0
         /// Bytes of freed large spans the node's threads share now
-        /// (``NodeLargeSpans``; counted in ``inUseBytes`` until they go back).
+        /// (`NodeLargeSpans`; counted in ``inUseBytes`` until they go back).
         public var sharedLargeSpanBytes: Int = 0
     }
 

@@ -27,7 +27,7 @@ public func numaheap_core_malloc(_ state: UnsafeMutableRawPointer, _ size: Int,
 }
 
 /// `free(pointer)` on the heap at `state` when `pointer` lies in its arenas
-/// (checked as ``HeapCore/deallocate(_:)`` checks it); false, touching
+/// (checked as `HeapCore.deallocate(_:)` checks it); false, touching
 /// nothing, when it does not — the caller then reports a foreign pointer.
 @_spi(NUMAHeapInternals) @_cdecl("numaheap_core_free") @inline(__always)
 public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: UnsafeMutableRawPointer,
@@ -35,7 +35,7 @@ public func numaheap_core_free(_ state: UnsafeMutableRawPointer, _ pointer: Unsa
     HeapCore(state: state.assumingMemoryBound(to: HeapState.self)).deallocateIfMapped(pointer, threadBindings: threadBindings)
 }
 
-/// The leaf fast path of `malloc(size)` (``HeapCore/allocateFast(byteCount:threadBindings:)``),
+/// The leaf fast path of `malloc(size)` (`HeapCore.allocateFast(byteCount:threadBindings:)`),
 /// which the C `malloc` tail-calls with its re-entrancy guard set (so a
 /// signal handler's malloc does not race the thread's bin): on a hit it
 /// clears the guard (`guardWord`, a release store: after every write to the
@@ -54,7 +54,7 @@ public func numaheap_core_malloc_fast(_ state: UnsafeMutableRawPointer, _ size: 
     return numaheap_malloc_miss(size)
 }
 
-/// The leaf fast path of `free(pointer)` (``HeapCore/deallocateFast(_:threadBindings:)``),
+/// The leaf fast path of `free(pointer)` (`HeapCore.deallocateFast(_:threadBindings:)`),
 /// tail-called like the allocation leaf: when the block goes on the thread's
 /// bin it clears the guard and returns; otherwise (`NULL` and foreign
 /// pointers included) it touches nothing and tail-calls `numaheap_free_miss`.

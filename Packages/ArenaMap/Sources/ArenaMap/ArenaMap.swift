@@ -77,9 +77,11 @@ public struct ArenaMap<Space: AddressSpace>: ~Copyable {
     ///   - addressSpaceLimit: the most bytes of arenas the map will ever reserve;
     ///     a reservation that would exceed it fails with
     ///     ``ArenaMapError/addressSpaceLimit(requested:mapped:limit:)``.
-    ///   - firstHint, hintStride, hintCount: the initial hint list,
+    ///   - firstHint: the first address of the initial hint list,
     ///     `firstHint + i * hintStride` for `i` in `0..<hintCount`, tried lowest
     ///     first; each must be arena-aligned. Defaults are Go's on amd64.
+    ///   - hintStride: the distance between two hints of that list.
+    ///   - hintCount: the number of hints in that list.
     /// - Throws: the `mmap` failure when the map's own metadata cannot be mapped.
     @inlinable
     public init(

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// ## Lock rule
 /// `lock` may be held by any thread for a short time; while holding it a thread
-/// may take the page heap's lock (inside ``SpanSource``; a node lock in NUMAHeap)
+/// may take the page heap's lock (inside `SpanSource`; a node lock in NUMAHeap)
 /// but never another central lock.
 /// It protects everything in ``CentralSpans`` (the lists and their counters) and
 /// the allocation state (alloc bits, local free bits, `freeindex`,
@@ -186,7 +186,7 @@ extension CentralList {
     /// A remote free into an unowned span (see ``needsNotice(_:pending:)``):
     /// moves a full span to `partial`, and retires a span with no live object.
     ///
-    /// `incarnation` is the span's ``Span/incarnation`` read *before* the free
+    /// `incarnation` is the span's `Span.incarnation` read *before* the free
     /// was published (while the freed object kept the span alive). Everything is
     /// rechecked under the lock: if the incarnation moved on, the span was
     /// retired (and its record may already describe another span) and nothing
@@ -216,7 +216,7 @@ extension CentralList {
         fileOrRetain(span, source: source)  // Unlocks.
     }
 
-    /// Retires every empty span on `partial` (for ``releaseFreeMemory``-style
+    /// Retires every empty span on `partial` (for `releaseFreeMemory`-style
     /// calls that want all free pages back). Returns how many were retired.
     @inlinable
     public func releaseEmptySpans<Source: SpanSource>(source: Source) -> Int {

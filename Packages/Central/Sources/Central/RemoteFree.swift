@@ -4,7 +4,7 @@ import Synchronization
 extension CentralList {
     /// The whole protocol of a free by a thread that does not own the span:
     /// everything the notice needs (the span's class, node and
-    /// ``Span/incarnation``) is read *before* the free is published — once the
+    /// `Span.incarnation`) is read *before* the free is published — once the
     /// bit is set, another thread may sweep it in, find the span empty and
     /// retire it — then the bit is set, and an unowned span whose list must
     /// react (``needsNotice(_:pending:)``) is handed to its central list, which

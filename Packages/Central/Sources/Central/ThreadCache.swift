@@ -79,7 +79,7 @@ public struct ThreadCache: ~Copyable {
         return headerBytes + bins + ((8 * spanClassCount + 16 * sizeClassCount + 24 + 63) & ~63) + heapScratchBytes
     }
 
-    /// Initialises a cache record in place at `address` (``recordBytes`` bytes of
+    /// Initialises a cache record in place at `address` (``recordBytes(spanClassCount:sizeClassCount:)`` bytes of
     /// zeroed, mapped memory); every span slot points at `empty`, every bin is
     /// empty with the limit `objectLimits[sizeClass]` (0: the class is never
     /// binned; no table: no class is), and ``binGrowthBudget`` holds

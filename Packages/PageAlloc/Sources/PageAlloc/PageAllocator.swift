@@ -16,7 +16,7 @@ import Platform
 /// It hands out runs of pages at the lowest address that fits, tracks which
 /// free pages have been *scavenged* (returned to the system), and never touches
 /// the memory it manages — only its own metadata, which it maps itself with
-/// ``Platform/SystemMemory`` and commits as the grown space needs it. So it can
+/// Platform's `SystemMemory` and commits as the grown space needs it. So it can
 /// manage a heap's pages, a device's memory pool or a file's blocks:
 ///
 /// ```swift
@@ -40,7 +40,7 @@ import Platform
 ///   ``allocToCache()`` is then used without the lock by the thread that owns it.
 /// - Misuse (a bad page count, an unaligned base, a range outside the grown
 ///   space, freeing a free page) stops the process with a message naming the
-///   values, through ``Platform/FatalMessage``, in every build configuration.
+///   values, through Platform's `FatalMessage`, in every build configuration.
 ///
 /// The type is `~Copyable`: it owns its metadata mappings and unmaps them in
 /// `deinit`, and can be stored inline in memory its owner maps.

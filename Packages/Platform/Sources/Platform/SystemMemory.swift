@@ -38,7 +38,7 @@ public struct MemoryAdvice: RawRepresentable, Equatable, Sendable {
     public static let noHugePage = MemoryAdvice(rawValue: MADV_NOHUGEPAGE)
 }
 
-/// Raw virtual-memory operations: the system calls under ``AddressSpace``-style
+/// Raw virtual-memory operations: the system calls under `AddressSpace`-style
 /// abstractions in the packages above. Each returns a ``SystemError`` naming the
 /// call and `errno` instead of crashing, so callers can test their failure paths.
 public enum SystemMemory {

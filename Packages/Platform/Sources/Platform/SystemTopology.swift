@@ -73,9 +73,12 @@ public struct SystemTopology: NUMATopology, @unchecked Sendable {
     /// memory of `meminfoPath`. For tests (fixture trees) and for a fresh
     /// reading of free memory (`SystemTopology(sysfsRoot: "/sys")`). May allocate.
     ///
-    /// - Parameter truncating: leave out nodes ≥ 64 and CPUs ≥ 1024 (as
-    ///   ``current`` does) instead of throwing ``TopologyError/nodeBeyondCapacity(file:node:capacity:)``
-    ///   or ``TopologyError/cpuBeyondCapacity(file:cpu:capacity:)``.
+    /// - Parameters:
+    ///   - sysfsRoot: the directory that stands for `/sys`.
+    ///   - meminfoPath: the file that stands for `/proc/meminfo`.
+    ///   - truncating: leave out nodes ≥ 64 and CPUs ≥ 1024 (as
+    ///     ``current`` does) instead of throwing ``TopologyError/nodeBeyondCapacity(file:node:capacity:)``
+    ///     or ``TopologyError/cpuBeyondCapacity(file:cpu:capacity:)``.
     public init(sysfsRoot: String, meminfoPath: String = "/proc/meminfo", truncating: Bool = false) throws(TopologyError) {
         let storage: UnsafeMutableRawPointer
         switch SystemMemory.mapAnonymous(bytes: TopologyStorage.mappingBytes) {

@@ -1,4 +1,4 @@
-/// Why ``SystemTopology/init(sysfsRoot:meminfoPath:)`` could not read a topology:
+/// Why ``SystemTopology/init(sysfsRoot:meminfoPath:truncating:)`` could not read a topology:
 /// each case names the file and, where there is one, the text it objected to.
 public enum TopologyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A file that must exist could not be read (`errno`).

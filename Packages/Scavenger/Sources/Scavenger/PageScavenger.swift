@@ -9,7 +9,7 @@
 // guards the allocator (a node's lock in NUMAHeap).
 import PageAlloc
 
-/// Chooses free, unscavenged pages from the top of a ``PageAllocator`` down,
+/// Chooses free, unscavenged pages from the top of a `PageAllocator` down,
 /// marks them scavenged and reports them to a `PageReleaser`.
 public struct PageScavenger: Sendable {
     /// The walk continues below this address (Go's `scavAddr`); `UInt.max`

@@ -96,11 +96,11 @@ extension SizeClasses {
     @inlinable @inline(__always) public static var maxSmallSize: Int { 32768 }
     /// Number of size classes, class 0 included (Go's `_NumSizeClasses`).
     @inlinable @inline(__always) public static var count: Int { 67 }
-    /// Step of ``_sizeToClass8`` (Go's `smallSizeDiv`).
+    /// Step of `_sizeToClass8` (Go's `smallSizeDiv`).
     @inlinable @inline(__always) public static var smallSizeDivisor: Int { 8 }
-    /// Last size ``_sizeToClass8`` covers (Go's `smallSizeMax`).
+    /// Last size `_sizeToClass8` covers (Go's `smallSizeMax`).
     @inlinable @inline(__always) public static var smallSizeMax: Int { 1024 }
-    /// Step of ``_sizeToClass128`` (Go's `largeSizeDiv`).
+    /// Step of `_sizeToClass128` (Go's `largeSizeDiv`).
     @inlinable @inline(__always) public static var largeSizeDivisor: Int { 128 }
 }
 /// Bytes per object (Go's `class_to_size`).

@@ -99,7 +99,7 @@ public struct Span: ~Copyable {
     /// Bumped (under the span's central list's lock) when the span is retired —
     /// about to go back to the page heap — so that a thread that freed an object
     /// and then looks at the span again can tell, under that lock, whether the
-    /// span is still the one it freed into (see ``CentralList``). Read atomically.
+    /// span is still the one it freed into (see Central's `CentralList`). Read atomically.
     public let incarnation: Atomic<UInt64>
     /// True when the span's memory may hold old data and must be zeroed before
     /// an object is handed out zeroed (Go's `needzero`). Owner-written, relaxed.

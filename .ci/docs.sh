@@ -17,7 +17,7 @@ modules=("$@")
 if [ ${#modules[@]} -eq 0 ]; then
     # The packages' modules, the composed heap, and the other Swift library
     # modules (without catalogues: their doc comments are checked all the same).
-    modules=(Platform ArenaMap PageAlloc GCBits SpanCore Central Scavenger NUMAHeap
+    modules=(Platform ArenaMap PageAlloc GCBits SpanCore Central Scavenger NUMAHeap NUMAHeapCollected
              SizeClassGeneration NUMAHeapMalloc NUMAHeapAllocator)
 fi
 args=()

@@ -1,37 +1,56 @@
 #!/usr/bin/env bash
-# The package READMEs' examples compile and run. In each Packages/<Name>/README.md
-# the Swift block that follows the comment
+# The documented examples compile and run: each package README's
+# (Packages/<Name>/README.md) and the getting-started article of each root
+# library module with a catalogue (Sources/<Name>/<Name>.docc/GettingStarted.md:
+# NUMAHeap, NUMAHeapCollected). In each file the Swift block that follows the
+# comment
 #
 #     <!-- compiled in CI; prints: TEXT -->
 #
 # is the example: it becomes main.swift of an executable target `readme-<Name>`
-# in one scratch package (a temp dir) that depends on the packages it imports
-# by path (`.package(path: "…/Packages/<Name>")`), so every dependency is built
-# once for all the examples. Each example must build, exit 0 and print a line
-# that contains TEXT. A compiler error is reported against the README's line.
+# in a scratch package (a temp dir). The packages' examples share one, which
+# depends on the packages they import by path (`.package(path:
+# "…/Packages/<Name>")`), so every dependency is built once for all of them;
+# the root modules' examples share another, which depends on the repository's
+# root package by path (the two cannot be one package: both would declare the
+# module Platform). Each example must build, exit 0 and print a line that
+# contains TEXT. A compiler error is reported against the file's line.
 #
-# Usage: .ci/readme-examples.sh [Name ...]   (default: every package)
+# Usage: .ci/readme-examples.sh [Name ...]   (default: every package and root module)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 marker='<!-- compiled in CI; prints: '
 
-names=("$@")
-if [ ${#names[@]} -eq 0 ]; then
-    for d in Packages/*/; do names+=("$(basename "$d")"); done
-fi
+root_modules=(NUMAHeap NUMAHeapCollected)
 all_packages=()
 for d in Packages/*/; do all_packages+=("$(basename "$d")"); done
+requested=("$@")
+if [ ${#requested[@]} -eq 0 ]; then requested=("${all_packages[@]}" "${root_modules[@]}"); fi
 
-work=$(mktemp -d /tmp/numaheap-readme-examples.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# The documented example's file of `name`.
+doc_of() {
+    if [ -d "Packages/$1" ]; then echo "Packages/$1/README.md"; else echo "Sources/$1/$1.docc/GettingStarted.md"; fi
+}
+is_root_module() { local m; for m in "${root_modules[@]}"; do [ "$m" = "$1" ] && return 0; done; return 1; }
+
+work_root=$(mktemp -d /tmp/numaheap-readme-examples.XXXXXX)
+trap 'rm -rf "$work_root"' EXIT
+status=0
+
+# run_group GROUP NAME...: extracts, builds and runs the examples of NAME...
+# in the scratch package $work_root/GROUP ("packages" or "root").
+run_group() {
+local group=$1; shift
+local names=("$@")
+local work="$work_root/$group"
 mkdir -p "$work/pkg/Sources" "$work/meta"
 
 # --- Extract each README's example -------------------------------------------------
 targets=""
 used_packages=" "
 for name in "${names[@]}"; do
-    readme="Packages/$name/README.md"
+    readme=$(doc_of "$name")
     [ -f "$readme" ] || { echo "readme-examples: $readme: no such file" >&2; exit 1; }
     src="$work/pkg/Sources/readme-$name"
     mkdir -p "$src"
@@ -61,9 +80,17 @@ if k >= len(lines):
 open(f"{src}/main.swift", "w", encoding="utf-8").write("\n".join(lines[j + 1:k]) + "\n")
 open(f"{meta}.line", "w").write(str(j + 2))
 open(f"{meta}.expect", "w", encoding="utf-8").write(expect)
+open(f"{meta}.file", "w", encoding="utf-8").write(readme)
 PY
     deps=""
     for module in $(sed -n 's/^import \([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' "$src/main.swift" | sort -u); do
+        if [ "$group" = root ]; then
+            # Any library product of the root package.
+            if is_root_module "$module" || [ -d "Packages/$module" ]; then
+                deps+=".product(name: \"$module\", package: \"$(basename "$repo")\"), "
+            fi
+            continue
+        fi
         for p in "${all_packages[@]}"; do
             if [ "$p" = "$module" ]; then
                 deps+=".product(name: \"$p\", package: \"$p\"), "
@@ -76,8 +103,13 @@ PY
 done
 
 package_deps=""
-for p in $(tr ' ' '\n' <<<"$used_packages" | sort -u); do package_deps+="        .package(path: \"$repo/Packages/$p\"),
+if [ "$group" = root ]; then
+    package_deps="        .package(path: \"$repo\"),
+"
+else
+    for p in $(tr ' ' '\n' <<<"$used_packages" | sort -u); do package_deps+="        .package(path: \"$repo/Packages/$p\"),
 "; done
+fi
 cat > "$work/pkg/Package.swift" <<MANIFEST
 // swift-tools-version: 6.1
 import PackageDescription
@@ -92,7 +124,7 @@ MANIFEST
 
 # --- Build them all at once ----------------------------------------------------------
 echo "readme-examples: building ${names[*]}"
-if ! swift build --package-path "$work/pkg" --scratch-path "$repo/.build-readme" > "$work/build.log" 2>&1; then
+if ! swift build --package-path "$work/pkg" --scratch-path "$repo/.build-readme-$group" > "$work/build.log" 2>&1; then
     # Point each error at its README line.
     python3 - "$work" "${names[@]}" <<'PY' >&2
 import re, sys
@@ -109,18 +141,18 @@ for l in log:
     key = (name, line, col, text)
     if kind == "error" and key not in reported:
         reported.add(key)
-        print(f"Packages/{name}/README.md:{first + int(line) - 1}:{col}: error: {text}")
+        doc = open(f"{work}/meta/{name}.file").read()
+        print(f"{doc}:{first + int(line) - 1}:{col}: error: {text}")
 if not reported:
     print("\n".join(l for l in log if "error" in l.lower()) or "\n".join(log[-40:]))
 failed = sorted({k[0] for k in reported})
-print(f"readme-examples: the example of {', '.join(f'Packages/{n}/README.md' for n in failed) or 'a README'} does not compile")
+print(f"readme-examples: the example of {', '.join(open(f'{work}/meta/{n}.file').read() for n in failed) or 'a file'} does not compile")
 PY
     exit 1
 fi
 
 # --- Run each and check its output ----------------------------------------------------
-bin=$(swift build --package-path "$work/pkg" --scratch-path "$repo/.build-readme" --show-bin-path)
-status=0
+bin=$(swift build --package-path "$work/pkg" --scratch-path "$repo/.build-readme-$group" --show-bin-path)
 for name in "${names[@]}"; do
     expect=$(cat "$work/meta/$name.expect")
     set +e
@@ -129,14 +161,22 @@ for name in "${names[@]}"; do
     set -e
     if [ "$rc" -ne 0 ]; then
         printf '%s\n' "$out" | sed 's/^/    /' >&2
-        echo "readme-examples: Packages/$name/README.md: the example exited with status $rc" >&2
+        echo "readme-examples: $(doc_of "$name"): the example exited with status $rc" >&2
         status=1
     elif ! grep -qF -- "$expect" <<<"$out"; then
         printf '%s\n' "$out" | sed 's/^/    /' >&2
-        echo "readme-examples: Packages/$name/README.md: the example did not print \"$expect\"" >&2
+        echo "readme-examples: $(doc_of "$name"): the example did not print \"$expect\"" >&2
         status=1
     else
-        echo "readme-examples: Packages/$name/README.md: ok ($(grep -F -- "$expect" <<<"$out" | head -1))"
+        echo "readme-examples: $(doc_of "$name"): ok ($(grep -F -- "$expect" <<<"$out" | head -1))"
     fi
 done
+}
+
+packages=() roots=()
+for name in "${requested[@]}"; do
+    if is_root_module "$name"; then roots+=("$name"); else packages+=("$name"); fi
+done
+if [ ${#packages[@]} -gt 0 ]; then run_group packages "${packages[@]}"; fi
+if [ ${#roots[@]} -gt 0 ]; then run_group root "${roots[@]}"; fi
 exit "$status"

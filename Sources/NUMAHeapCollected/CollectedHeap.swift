@@ -31,7 +31,7 @@ import Synchronization
 /// `beginCycle()` + `finishSweep()`.
 ///
 /// One node: the collected heap takes its spans from node 0 of a private
-/// ``Heap`` (see Docs/CollectedHeap.md).
+/// `Heap` (see Docs/CollectedHeap.md).
 public final class CollectedHeap: @unchecked Sendable {
     /// A finalizer: called with the object's address and the context given to
     /// ``setFinalizer(_:_:context:)``.
@@ -67,7 +67,7 @@ public final class CollectedHeap: @unchecked Sendable {
 
     static let lockBytes = (RawLock.byteCount + 63) & ~63
 
-    /// Creates a collected heap. Throws ``HeapError/outOfMemory(requested:)``
+    /// Creates a collected heap. Throws `HeapError.outOfMemory(requested:)`
     /// when its metadata cannot be mapped.
     public init(configuration: HeapConfiguration = .init()) throws(HeapError) {
         pages = try Heap(configuration: configuration)
@@ -135,8 +135,8 @@ public final class CollectedHeap: @unchecked Sendable {
     /// own. Sweeps a span of the class first when one needs it (lazy sweep) and
     /// reclaims unmarked spans before growing the heap. Any thread.
     ///
-    /// Throws ``HeapError/invalidSize(_:)`` for a negative or too large count,
-    /// ``HeapError/outOfMemory(requested:)`` when the heap cannot grow.
+    /// Throws `HeapError.invalidSize(_:)` for a negative or too large count,
+    /// `HeapError.outOfMemory(requested:)` when the heap cannot grow.
     public func allocate(byteCount: Int, noscan: Bool = false) throws(HeapError) -> UnsafeMutableRawPointer {
         if _slowPath(byteCount < 0 || byteCount > CollectedHeap.maximumByteCount) { throw .invalidSize(byteCount) }
         let size = max(byteCount, 1)

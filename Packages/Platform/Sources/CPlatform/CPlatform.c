@@ -109,6 +109,8 @@ int numaheap_read_file(const char *path, char *buffer, size_t capacity, size_t *
 }
 
 int numaheap_sched_getcpu(void) { return sched_getcpu(); }
+int numaheap_sched_setaffinity(size_t bytes, const void *mask) { return sched_setaffinity(0, bytes, (const cpu_set_t *)mask); }
+int numaheap_sched_getaffinity(size_t bytes, void *mask) { return sched_getaffinity(0, bytes, (cpu_set_t *)mask); }
 
 uint64_t numaheap_auxv_random(void) {
     const void *bytes = (const void *)getauxval(AT_RANDOM);

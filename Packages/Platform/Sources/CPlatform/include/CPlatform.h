@@ -102,6 +102,11 @@ static inline __attribute__((always_inline)) uintptr_t numaheap_topology_snapsho
 /// sched_getcpu(3): the calling thread's CPU now (glibc reads it from rseq or
 /// the vDSO, no system call on current kernels); -1 with errno on failure.
 int numaheap_sched_getcpu(void);
+/// sched_setaffinity(2) / sched_getaffinity(2) of the calling thread (pid 0)
+/// over a mask of `bytes` bytes; 0 or -1 with errno. Glibc declares them
+/// only under _GNU_SOURCE, which its Swift module map leaves out.
+int numaheap_sched_setaffinity(size_t bytes, const void *mask);
+int numaheap_sched_getaffinity(size_t bytes, void *mask);
 
 /// Eight of the 16 random bytes the kernel gives every process (AT_RANDOM);
 /// 0 where the auxiliary vector has none. No system call.

@@ -29,6 +29,8 @@
 #   BENCH_RAW            also write the raw results (one line per run) there
 #   BENCH_PORT           the server's port (default 18391); WRK_DURATION (default 5s)
 #   BENCH_SERVER_DIR     where the server is copied and built (default ${TMPDIR:-/tmp}/numaheap-bench-server)
+#   BENCH_WORKLOADS      the workloads to run, of those above (default all); without a
+#                        server-* one, the server is not built and wrk is not needed
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ $# -le 1 ] || { echo "run.sh: at most one argument (ROUNDS), not '$*'" >&2; exit 2; }
@@ -38,10 +40,20 @@ port=${BENCH_PORT:-18391}
 case $port in '' | *[!0-9]* | 0*) echo "run.sh: BENCH_PORT must be a port number, not '$port'" >&2; exit 2 ;; esac
 wrk_duration=${WRK_DURATION:-5s}
 here=Benchmarks/programs
+all_workloads="perl python sqlite swiftc-typecheck swiftc-O swift-linked server-json server-plaintext"
+read -r -a workloads <<<"${BENCH_WORKLOADS:-$all_workloads}"
+[ ${#workloads[@]} -gt 0 ] || { echo "run.sh: BENCH_WORKLOADS names no workload" >&2; exit 2; }
+server=0
+for w in "${workloads[@]}"; do
+    case " $all_workloads " in *" $w "*) ;; *) echo "run.sh: BENCH_WORKLOADS: no workload '$w' (workloads: $all_workloads)" >&2; exit 2 ;; esac
+    case $w in server-*) server=1 ;; esac
+done
+server_tools=""
+[ $server = 0 ] || server_tools="wrk curl taskset"
 
 # --- Tools: install what is missing from Debian's packages (as root with apt-get) ------
 need_apt=()
-for tool in perl sqlite3 python3 wrk curl taskset nm; do
+for tool in perl sqlite3 python3 $server_tools nm; do
     command -v "$tool" >/dev/null || case $tool in
         taskset) need_apt+=(util-linux) ;; nm) need_apt+=(binutils) ;; *) need_apt+=("$tool") ;;
     esac
@@ -56,7 +68,7 @@ if [ ${#need_apt[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null \
         || echo "(apt-get install failed: going on with what is installed)" >&2
 fi
-for tool in perl sqlite3 python3 wrk curl taskset nm swift swiftc; do
+for tool in perl sqlite3 python3 $server_tools nm swift swiftc; do
     command -v "$tool" >/dev/null || { echo "run.sh: '$tool' is needed and not installed" >&2; exit 1; }
 done
 py=$(command -v /usr/bin/python3 || command -v python3)   # Debian's, not a pyenv shim (a shell script)
@@ -71,16 +83,18 @@ peers_caller=run.sh
 source Benchmarks/malloc/peers.sh
 
 # --- The Swift programs: Benchmarks/linked's workload, and the server built outside ----
-echo "building Benchmarks/linked (workload-plain) and the Hummingbird server (release)" >&2
+echo "building Benchmarks/linked (workload-plain)$( [ $server = 0 ] || echo " and the Hummingbird server") (release)" >&2
 swift build -c release --package-path Benchmarks/linked --product workload-plain 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2
 linked_bin=$(swift build -c release --package-path Benchmarks/linked --show-bin-path)/workload-plain
-server_dir=${BENCH_SERVER_DIR:-${TMPDIR:-/tmp}/numaheap-bench-server}
-case $(realpath -m "$server_dir")/ in "$PWD"/*) echo "run.sh: BENCH_SERVER_DIR must be outside the repository, not '$server_dir'" >&2; exit 2 ;; esac
-mkdir -p "$server_dir"
-rm -rf "$server_dir/Sources"   # a fresh copy of the sources; its .build is kept (incremental)
-cp -R "$here/server/Package.swift" "$here/server/Sources" "$server_dir/"
-swift build -c release --package-path "$server_dir" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2
-server_bin=$(swift build -c release --package-path "$server_dir" --show-bin-path)/bench-server
+if [ $server = 1 ]; then
+    server_dir=${BENCH_SERVER_DIR:-${TMPDIR:-/tmp}/numaheap-bench-server}
+    case $(realpath -m "$server_dir")/ in "$PWD"/*) echo "run.sh: BENCH_SERVER_DIR must be outside the repository, not '$server_dir'" >&2; exit 2 ;; esac
+    mkdir -p "$server_dir"
+    rm -rf "$server_dir/Sources"   # a fresh copy of the sources; its .build is kept (incremental)
+    cp -R "$here/server/Package.swift" "$here/server/Sources" "$server_dir/"
+    swift build -c release --package-path "$server_dir" 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2
+    server_bin=$(swift build -c release --package-path "$server_dir" --show-bin-path)/bench-server
+fi
 
 work_prefix=numaheap-programs
 source "$here/server-control.sh"
@@ -162,7 +176,6 @@ run_server() {  # NAME ROUTE PRELOAD
 }
 
 # --- The rounds -----------------------------------------------------------------------
-workloads=(perl python sqlite swiftc-typecheck swiftc-O swift-linked server-json server-plaintext)
 for r in $(seq "$rounds"); do
     for w in "${workloads[@]}"; do
         for i in "${!names[@]}"; do

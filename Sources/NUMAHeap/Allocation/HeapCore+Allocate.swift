@@ -24,10 +24,9 @@ extension HeapCore {
     }
 
     /// ``allocate(byteCount:alignment:zeroed:)`` with the calling thread's
-    /// ``ThreadLocalSlot/cache`` value read by the caller: the malloc library's
-    /// C `malloc` reads it (one `%fs` load, inlined by clang) and passes it,
-    /// because in the library's cross-module-optimised build Swift calls the C
-    /// accessor out of line (its call site is marked `noinline`).
+    /// ``ThreadLocalSlot/cache`` value read by the caller (the malloc library's
+    /// C `malloc`; why it reads the slot itself: Sources/CNUMAHeapMalloc/malloc.c,
+    /// "The heap's own fast paths").
     @inline(__always)
     public func allocate(byteCount: Int, alignment: Int, zeroed: Bool,
                          threadBindings: UnsafeMutableRawPointer?) throws(HeapError) -> UnsafeMutableRawPointer {

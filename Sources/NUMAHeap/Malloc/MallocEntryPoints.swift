@@ -9,8 +9,7 @@ import Synchronization
 ///
 /// `state` is ``HeapCore/cHandle`` of a live heap; `threadBindings` the calling
 /// thread's ``ThreadLocalSlot/cache`` value, which the C side reads itself
-/// (`numaheap_tls_get(NUMAHEAP_TLS_CACHE)`, inlined there; the same read from
-/// Swift is an out-of-line call in the library's cross-module-optimised build). Neither function reports an
+/// (malloc.c says why). Neither function reports an
 /// error: a nil/false answer sends the C side to the library's full path,
 /// which sets `errno` or reports the pointer. They allocate nothing on the
 /// Swift heap and run no lazy initialiser (the library's CI call-graph check

@@ -39,6 +39,12 @@ else
     echo "ok    no shared Swift library needed (-static-stdlib): $(ldd "$lib" | awk '{ print $1 }' | tr '\n' ' ')"
 fi
 
+# The walk is tested on listings it must judge right before it judges the library.
+if python3 "$here/callgraph.py" --self-test | sed 's/^/      /'; then
+    echo "ok    call-graph walk passes its self-tests"
+else
+    echo "FAIL  call-graph walk: a self-test failed (see above)"; failed=1
+fi
 if python3 "$here/callgraph.py" "$lib" | sed 's/^/      /'; then
     echo "ok    call graph from the exported functions"
 else
